@@ -1,0 +1,58 @@
+// The `eventops` command (also installed as `eoctl`). Parses arguments with commander and
+// maps outcomes to exit codes: 0 success, 1 the check failed, 2 a usage error.
+import { Command, CommanderError, Option } from 'commander';
+import { convertCommand } from './commands/convert.js';
+import { validateCommand } from './commands/validate.js';
+import { OUTPUT_FORMATS, parseOutputFormat, UsageError, type Io } from './output.js';
+
+export const VERSION = '0.1.0';
+
+export function buildProgram(io: Io, setExit: (code: number) => void): Command {
+  const program = new Command('eventops')
+    .description('GitOps reconciler for event-driven ops pipelines')
+    .version(VERSION)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .showHelpAfterError('(run `eventops help` for usage)');
+
+  program
+    .command('validate')
+    .description('check definition files (folders are searched for .yaml/.yml); exit 1 when any is invalid')
+    .argument('[paths...]', 'files or folders', [])
+    .addOption(new Option('-o, --output <format>', `output format: ${OUTPUT_FORMATS.join(', ')}`).default('table'))
+    .option('--strict', 'treat warnings as errors')
+    .action(async (paths: string[], opts: { output: string; strict?: boolean }) => {
+      setExit(await validateCommand(paths, { output: parseOutputFormat(opts.output), strict: opts.strict === true }, io));
+    });
+
+  program
+    .command('convert')
+    .description('print original eventops files (actuator, pipeline, trigger, event) in the v1 language')
+    .argument('<paths...>', 'files or folders')
+    .action(async (paths: string[]) => {
+      setExit(await convertCommand(paths, io));
+    });
+
+  return program;
+}
+
+/** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
+export async function run(argv: string[], io: Io): Promise<number> {
+  let code = 0;
+  const program = buildProgram(io, (c) => (code = c));
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
+      return 2;
+    }
+    if (error instanceof UsageError) {
+      io.err(`eventops: ${error.message}\n`);
+      return 2;
+    }
+    io.err(`eventops: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}

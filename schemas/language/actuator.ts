@@ -1,0 +1,66 @@
+// The Actuator kind: where tasks run. Exactly one connection block (local, ssh, docker,
+// kubernetes, agent) is allowed; that rule is checked semantically so errors stay readable.
+import { Type, type Static } from '@sinclair/typebox';
+import { Metadata, SecretRef } from './common.js';
+
+const strict = { additionalProperties: false } as const;
+
+export const ActuatorTypes = ['local', 'ssh', 'docker', 'kubernetes', 'agent'] as const;
+export type ActuatorType = (typeof ActuatorTypes)[number];
+
+export const ActuatorSpec = Type.Object(
+  {
+    tags: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Pipelines select actuators by tags.' })),
+    concurrency: Type.Optional(Type.Integer({ minimum: 1, description: 'Tasks at once on this actuator.' })),
+    local: Type.Optional(Type.Object({ shell: Type.Optional(Type.String()), workdir: Type.Optional(Type.String()) }, strict)),
+    ssh: Type.Optional(
+      Type.Object(
+        {
+          host: Type.String({ minLength: 1 }),
+          port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+          user: Type.String({ minLength: 1 }),
+          privateKey: Type.Optional(SecretRef),
+          password: Type.Optional(SecretRef),
+          hostKey: Type.Optional(Type.String({ description: 'The server public key line, e.g. `ssh-ed25519 AAAA…`.' })),
+        },
+        strict,
+      ),
+    ),
+    docker: Type.Optional(
+      Type.Object(
+        {
+          host: Type.Optional(Type.String({ description: '`unix:///var/run/docker.sock`, `tcp://host:2376` or `ssh://user@host`.' })),
+          tls: Type.Optional(
+            Type.Object({ ca: Type.Optional(SecretRef), cert: Type.Optional(SecretRef), key: Type.Optional(SecretRef) }, strict),
+          ),
+          ssh: Type.Optional(Type.Object({ privateKey: Type.Optional(SecretRef), password: Type.Optional(SecretRef) }, strict)),
+        },
+        strict,
+      ),
+    ),
+    kubernetes: Type.Optional(
+      Type.Object(
+        {
+          kubeconfig: Type.Optional(SecretRef),
+          inCluster: Type.Optional(Type.Boolean()),
+          context: Type.Optional(Type.String()),
+          namespace: Type.Optional(Type.String()),
+        },
+        strict,
+      ),
+    ),
+    agent: Type.Optional(Type.Object({ id: Type.String({ minLength: 1 }), token: SecretRef }, strict)),
+  },
+  strict,
+);
+
+export const Actuator = Type.Object(
+  {
+    apiVersion: Type.Literal('eventops.dev/v1'),
+    kind: Type.Literal('Actuator'),
+    metadata: Metadata,
+    spec: ActuatorSpec,
+  },
+  { ...strict, title: 'eventops Actuator', description: 'Where tasks run.' },
+);
+export type Actuator = Static<typeof Actuator>;

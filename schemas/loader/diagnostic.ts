@@ -1,0 +1,29 @@
+// A diagnostic is one finding about a definition file: where (file:line:column), how bad
+// (error or warning), which rule, and a message that says how to fix it.
+export type Severity = 'error' | 'warning';
+
+export interface Diagnostic {
+  file: string;
+  line: number;
+  column: number;
+  severity: Severity;
+  rule: string;
+  message: string;
+}
+
+export interface Position {
+  line: number;
+  column: number;
+}
+
+/** Orders diagnostics by file, then line, then column, so output is stable. */
+export function sortDiagnostics(list: Diagnostic[]): Diagnostic[] {
+  return [...list].sort(
+    (a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column || a.rule.localeCompare(b.rule),
+  );
+}
+
+/** `file:line:col: error: message [rule]`, the format editors and CI annotators understand. */
+export function formatDiagnostic(d: Diagnostic): string {
+  return `${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message} [${d.rule}]`;
+}

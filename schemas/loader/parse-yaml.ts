@@ -1,0 +1,97 @@
+// Parses YAML text into documents that remember where every value came from, so later
+// checks can report file:line:column. Duplicate keys and syntax errors become diagnostics.
+import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
+import type { Diagnostic, Position } from './diagnostic.js';
+
+export type PathSegment = string | number;
+export type Path = readonly PathSegment[];
+
+export interface SourceFile {
+  /** The path shown in diagnostics, relative to where validation started. */
+  path: string;
+  text: string;
+}
+
+export interface YamlDocument {
+  file: string;
+  /** 0-based position of the document in its file. */
+  index: number;
+  value: unknown;
+  /** Source position of the value at `path`, or of its nearest ancestor that exists. */
+  locate(path: Path, at?: 'value' | 'key'): Position;
+  /** The text of a scalar exactly as written (`1.0` stays `1.0`), if `path` is a scalar. */
+  sourceText(path: Path): string | undefined;
+}
+
+/** Parses every document of one file. Documents that are empty or only comments are skipped. */
+export function parseYamlFile(file: SourceFile): { documents: YamlDocument[]; diagnostics: Diagnostic[] } {
+  const lineCounter = new LineCounter();
+  const diagnostics: Diagnostic[] = [];
+  const documents: YamlDocument[] = [];
+  const parsed = parseAllDocuments(file.text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true });
+  const docs = Array.isArray(parsed) ? parsed : [];
+  const toPosition = (offset: number): Position => {
+    const { line, col } = lineCounter.linePos(offset);
+    return { line, column: col };
+  };
+  docs.forEach((doc, index) => {
+    for (const error of doc.errors) {
+      const { line, column } = toPosition(error.pos[0]);
+      const duplicate = error.code === 'DUPLICATE_KEY';
+      diagnostics.push({
+        file: file.path,
+        line,
+        column,
+        severity: 'error',
+        rule: duplicate ? 'duplicate-key' : 'yaml-syntax',
+        message: duplicate ? 'duplicate key: each key may appear only once in a mapping; remove or rename one' : `YAML syntax: ${firstLine(error.message)}`,
+      });
+    }
+    if (doc.errors.length > 0 || doc.contents === null) return;
+    documents.push(makeDocument(file.path, index, doc, toPosition));
+  });
+  return { documents, diagnostics };
+}
+
+function makeDocument(file: string, index: number, doc: Document, toPosition: (offset: number) => Position): YamlDocument {
+  const value: unknown = doc.toJS({ maxAliasCount: 1000 });
+  const nodeAt = (path: Path, at: 'value' | 'key'): Node | undefined => {
+    let node: unknown = doc.contents;
+    let found: Node | undefined = node as Node;
+    for (let i = 0; i < path.length; i++) {
+      const segment = path[i];
+      if (isMap(node)) {
+        const pair = node.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(segment));
+        if (!pair) return found;
+        node = i === path.length - 1 && at === 'key' ? pair.key : pair.value;
+      } else if (isSeq(node) && typeof segment === 'number') {
+        node = node.items[segment];
+      } else {
+        return found;
+      }
+      if (node && typeof node === 'object' && 'range' in node && node.range) found = node as Node;
+      else return found;
+    }
+    return found;
+  };
+  const docStart = doc.contents?.range?.[0] ?? 0;
+  return {
+    file,
+    index,
+    value,
+    locate(path, at = 'value') {
+      const node = nodeAt(path, at);
+      return toPosition(node?.range?.[0] ?? docStart);
+    },
+    sourceText(path) {
+      const node = nodeAt(path, 'value');
+      if (!isScalar(node) || path.length === 0) return undefined;
+      // Only a node reached by the whole path counts; nodeAt falls back to ancestors.
+      return node === doc.getIn(path as PathSegment[], true) ? node.source : undefined;
+    },
+  };
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0] ?? text;
+}

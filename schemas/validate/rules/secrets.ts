@@ -1,0 +1,62 @@
+// Definitions live in git, so they must never hold a credential: private key blocks, known
+// token formats, and literal values under credential-like keys are errors that ask for a
+// `{ secret: NAME }` reference instead. The finding never repeats the value.
+import type { Path } from '../../loader/parse-yaml.js';
+import type { Rule } from '../context.js';
+
+const KEY_NAMES = /(^|[-_.])(password|passwd|pwd|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|client[-_]?secret|credentials?|kubeconfig|auth)$/i;
+const CAMEL_KEYS = /(Password|Secret|Token|ApiKey|AccessKey|PrivateKey)$/;
+const PATTERNS: [RegExp, string][] = [
+  [/-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY( BLOCK)?-----/, 'a private key block'],
+  [/LS0tLS1CRUdJTi[A-Za-z0-9+/=]{20,}/, 'a base64-encoded key or certificate block'],
+  [/\bgh[pousr]_[A-Za-z0-9]{36,}\b/, 'a GitHub token'],
+  [/\bgithub_pat_[A-Za-z0-9_]{40,}\b/, 'a GitHub token'],
+  [/\bAKIA[0-9A-Z]{16}\b/, 'an AWS access key id'],
+  [/\bxox[abprs]-[A-Za-z0-9-]{10,}\b/, 'a Slack token'],
+  [/\bglpat-[A-Za-z0-9_-]{20,}\b/, 'a GitLab token'],
+  [/\bsk_live_[A-Za-z0-9]{20,}\b/, 'a Stripe secret key'],
+  [/\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/, 'a JSON web token'],
+  [/(--password[= ]|\bPASSWORD=)[^\s$'"{}]{4,}/i, 'a password written in a command'],
+  [/:\/\/[^\s/:@]+:[^\s/@$]{3,}@/, 'a password written in a URL'],
+];
+
+/** What secret-looking thing `text` holds under `key`, or undefined. Exported for tests. */
+export function secretLike(key: string | number | undefined, text: string): string | undefined {
+  for (const [pattern, what] of PATTERNS) {
+    if (!pattern.test(text)) continue;
+    if (what === 'a base64-encoded key or certificate block' && !decodesToPrivateKey(text)) continue;
+    return what;
+  }
+  if (typeof key === 'string' && (KEY_NAMES.test(key) || CAMEL_KEYS.test(key)) && text.trim() !== '' && !text.includes('${{')) {
+    return `a literal value under \`${key}\``;
+  }
+  return undefined;
+}
+
+function decodesToPrivateKey(text: string): boolean {
+  const match = /LS0tLS1CRUdJTi[A-Za-z0-9+/=]+/.exec(text);
+  return match ? Buffer.from(match[0], 'base64').toString('latin1').includes('PRIVATE KEY') : false;
+}
+
+export const noSecretLiterals: Rule = (ctx) => {
+  for (const def of ctx.definitions) {
+    const visit = (value: unknown, path: Path, key: string | number | undefined) => {
+      if (typeof value === 'string') {
+        const what = secretLike(key, value);
+        if (what) {
+          ctx.report(def, path, 'secret-literal', `this looks like ${what}; definitions are stored in git and in the database, so put the value in the secret store and write \`{ secret: NAME }\` instead`);
+        }
+        return;
+      }
+      if (isSecretRef(value)) return;
+      if (Array.isArray(value)) value.forEach((v, i) => visit(v, [...path, i], key));
+      else if (value !== null && typeof value === 'object') for (const [k, v] of Object.entries(value)) visit(v, [...path, k], k);
+    };
+    // Events are sample data, not stored definitions; their bodies may mention anything but keys.
+    visit(def.value, [], undefined);
+  }
+};
+
+function isSecretRef(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 1 && typeof (value as { secret?: unknown }).secret === 'string';
+}
