@@ -13,7 +13,7 @@ export async function convertCommand(paths: string[], io: Io): Promise<number> {
     throw error;
   }
   const result = validateFiles(files);
-  const documents = result.definitions.map((d) => `# from ${d.file}:${d.line}${d.legacy ? ` (${d.legacy})` : ''}\n${stringify(d.value)}`);
+  const documents = result.definitions.map((d) => `# from ${d.file}:${d.line}${d.legacy ? ` (${d.legacy})` : ''}\n${stringify(d.value, { lineWidth: 0 })}`);
   io.out(documents.join('---\n'));
   for (const d of result.diagnostics) if (d.rule !== 'legacy-format') io.err(`${formatDiagnostic(d)}\n`);
   return result.errors > 0 ? 1 : 0;

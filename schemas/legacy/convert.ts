@@ -273,7 +273,7 @@ function trigger(value: Obj, state: State): { kind: 'Trigger'; value: Obj } {
         return;
       }
       const matches = Array.isArray(f.matches) ? f.matches.map((m, k) => text(m, [...base, j, 'matches', k], state)) : [];
-      filters.push(/^[\w.]+$/.test(path) ? { path: `body.${path}`, value: matches } : { expr: `${converted.cel} in ${JSON.stringify(matches)}` });
+      filters.push(/^[\w.-]+$/.test(path) ? { path: `body.${path}`, value: matches } : { expr: `${converted.cel} in ${JSON.stringify(matches)}` });
     });
   };
   addFilters(value.filters, ['filters']);

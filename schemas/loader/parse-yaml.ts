@@ -58,13 +58,16 @@ function makeDocument(file: string, index: number, doc: Document, toPosition: (o
   const nodeAt = (path: Path, at: 'value' | 'key'): Node | undefined => {
     let node: unknown = doc.contents;
     let found: Node | undefined = node as Node;
+    let key: Node | undefined;
     for (let i = 0; i < path.length; i++) {
       const segment = path[i];
       if (isMap(node)) {
         const pair = node.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(segment));
         if (!pair) return found;
+        key = isScalar(pair.key) ? pair.key : undefined;
         node = i === path.length - 1 && at === 'key' ? pair.key : pair.value;
       } else if (isSeq(node) && typeof segment === 'number') {
+        key = undefined;
         node = node.items[segment];
       } else {
         return found;
@@ -72,6 +75,8 @@ function makeDocument(file: string, index: number, doc: Document, toPosition: (o
       if (node && typeof node === 'object' && 'range' in node && node.range) found = node as Node;
       else return found;
     }
+    // A block mapping or list starts on the line after its key; the key is where people look.
+    if (key && (isMap(found) || isSeq(found)) && !found.flow) return key;
     return found;
   };
   const docStart = doc.contents?.range?.[0] ?? 0;

@@ -33,7 +33,7 @@ export function toDefinition(doc: YamlDocument, diagnostics: Diagnostic[]): Defi
       ...doc.locate([]),
       severity: 'warning',
       rule: 'legacy-format',
-      message: `original eventops ${format} converted to ${API_VERSION} ${conversion.kind}; run \`eventops validate --convert\` to print the v1 form and commit it`,
+      message: `original eventops ${format} converted to ${API_VERSION} ${conversion.kind}; \`eventops convert FILE\` prints the v1 form to commit instead`,
     });
     return build(doc, conversion.kind, conversion.value, format, conversion.sourcePath, diagnostics);
   }

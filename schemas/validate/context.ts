@@ -6,7 +6,10 @@ import type { Path } from '../loader/parse-yaml.js';
 import type { Definition } from './definition.js';
 
 export interface RuleContext {
+  /** Definitions that passed their schema. */
   definitions: Definition[];
+  /** Every definition, also those that failed their schema (for names and secrets). */
+  all: Definition[];
   actuators: Definition<Actuator>[];
   pipelines: Map<string, Definition<Pipeline>>;
   triggers: Definition<Trigger>[];
@@ -23,6 +26,7 @@ export function createContext(definitions: Definition[], diagnostics: Diagnostic
   for (const d of valid) if (d.kind === 'Pipeline' && !pipelines.has(d.name)) pipelines.set(d.name, d as Definition<Pipeline>);
   return {
     definitions: valid,
+    all: definitions,
     actuators: valid.filter((d) => d.kind === 'Actuator') as Definition<Actuator>[],
     pipelines,
     triggers: valid.filter((d) => d.kind === 'Trigger') as Definition<Trigger>[],

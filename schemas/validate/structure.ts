@@ -9,7 +9,7 @@ let validators: Map<Kind, ValidateFunction> | undefined;
 
 function validatorFor(kind: Kind): ValidateFunction {
   if (!validators) {
-    const ajv = new Ajv({ allErrors: true, strict: false });
+    const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
     validators = new Map(Object.entries(KindSchemas).map(([k, schema]) => [k as Kind, ajv.compile(schema)]));
   }
   return validators.get(kind) as ValidateFunction;

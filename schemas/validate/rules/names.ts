@@ -4,7 +4,7 @@ import type { Definition } from '../definition.js';
 
 export const uniqueNames: Rule = (ctx) => {
   const seen = new Map<string, Definition>();
-  for (const def of ctx.definitions) {
+  for (const def of ctx.all) {
     if (!def.name) continue;
     const key = `${def.kind}/${def.name}`;
     const first = seen.get(key);

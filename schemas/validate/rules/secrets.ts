@@ -39,7 +39,7 @@ function decodesToPrivateKey(text: string): boolean {
 }
 
 export const noSecretLiterals: Rule = (ctx) => {
-  for (const def of ctx.definitions) {
+  for (const def of ctx.all) {
     const visit = (value: unknown, path: Path, key: string | number | undefined) => {
       if (typeof value === 'string') {
         const what = secretLike(key, value);
