@@ -47,7 +47,8 @@ export function parseYamlFile(file: SourceFile): { documents: YamlDocument[]; di
         message: duplicate ? 'duplicate key: each key may appear only once in a mapping; remove or rename one' : `YAML syntax: ${firstLine(error.message)}`,
       });
     }
-    if (doc.errors.length > 0 || doc.contents === null) return;
+    // Empty documents (only comments, or a trailing `---`) hold no definition.
+    if (doc.errors.length > 0 || doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return;
     documents.push(makeDocument(file.path, index, doc, toPosition));
   });
   return { documents, diagnostics };
