@@ -1,17 +1,12 @@
 // `eventops convert FILE…`: prints original eventops files in the v1 language, so a team can
 // commit the converted form. Problems found while converting are printed to stderr.
 import { stringify } from 'yaml';
-import { formatDiagnostic, PathNotFoundError, readDefinitionFiles, validateFiles } from '../../schemas/index.js';
-import { UsageError, type Io } from '../output.js';
+import { formatDiagnostic, validateFiles } from '../../schemas/index.js';
+import type { Io } from '../output.js';
+import { readInputs } from '../read-inputs.js';
 
 export async function convertCommand(paths: string[], io: Io): Promise<number> {
-  let files;
-  try {
-    files = await readDefinitionFiles(paths, io.cwd);
-  } catch (error) {
-    if (error instanceof PathNotFoundError) throw new UsageError(error.message);
-    throw error;
-  }
+  const files = await readInputs(paths, io.cwd);
   const result = validateFiles(files);
   const documents = result.definitions.map((d) => `# from ${d.file}:${d.line}${d.legacy ? ` (${d.legacy})` : ''}\n${stringify(d.value, { lineWidth: 0 })}`);
   io.out(documents.join('---\n'));

@@ -1,7 +1,8 @@
 // `eventops validate [paths…]`: checks definition files as the reconciler would and prints
 // `file:line:col: error|warning: message [rule]`. Exit 0 valid, 1 invalid, 2 usage error.
-import { formatDiagnostic, PathNotFoundError, readDefinitionFiles, validateFiles } from '../../schemas/index.js';
-import { serialize, UsageError, type Io, type OutputFormat } from '../output.js';
+import { formatDiagnostic, validateFiles } from '../../schemas/index.js';
+import { serialize, type Io, type OutputFormat } from '../output.js';
+import { readInputs } from '../read-inputs.js';
 
 export interface ValidateOptions {
   output: OutputFormat;
@@ -11,13 +12,7 @@ export interface ValidateOptions {
 
 export async function validateCommand(paths: string[], options: ValidateOptions, io: Io): Promise<number> {
   const targets = paths.length > 0 ? paths : ['.'];
-  let files;
-  try {
-    files = await readDefinitionFiles(targets, io.cwd);
-  } catch (error) {
-    if (error instanceof PathNotFoundError) throw new UsageError(error.message);
-    throw error;
-  }
+  const files = await readInputs(targets, io.cwd);
   const result = validateFiles(files);
   const failed = result.errors > 0 || (options.strict === true && result.warnings > 0);
   if (options.output === 'json' || options.output === 'yaml') {

@@ -2,6 +2,7 @@
 // by scope and source. Two conveniences over plain CEL: names with `-` work in dotted paths
 // (`tasks.docker-echo.outputs.x`), and JS numbers go in and come out as plain numbers.
 import { Environment } from '@marcbachmann/cel-js';
+import { skipString } from './string-literal.js';
 
 /** Which variables an expression may use, by where it is written. */
 export type Scope = 'pipeline' | 'trigger' | 'filter';
@@ -109,20 +110,6 @@ export function rewriteHyphenatedNames(source: string): string {
     out += c;
   }
   return out;
-}
-
-function skipString(text: string, start: number): number {
-  const quote = text[start];
-  const triple = text.startsWith(quote!.repeat(3), start);
-  if (triple) {
-    const end = text.indexOf(quote!.repeat(3), start + 3);
-    return end < 0 ? text.length - 1 : end + 2;
-  }
-  for (let i = start + 1; i < text.length; i++) {
-    if (text[i] === '\\') i++;
-    else if (text[i] === quote) return i;
-  }
-  return text.length - 1;
 }
 
 /** JS integers become CEL ints (BigInt) so `inputs.count + 1` works. A fresh copy each time: contexts change between evaluations. */

@@ -1,5 +1,6 @@
 // Splits a string with `${{ … }}` holes into literal text and expressions. The scan knows
 // CEL string literals and braces, so `${{ {"a": {"b": 1}} }}` ends at the right `}}`.
+import { skipString } from './string-literal.js';
 
 export interface TemplateExpression {
   /** The CEL source between `${{` and `}}`, trimmed. */
@@ -68,13 +69,4 @@ function findClose(text: string, from: number): number {
     }
   }
   return -1;
-}
-
-function skipString(text: string, start: number): number {
-  const quote = text[start];
-  for (let i = start + 1; i < text.length; i++) {
-    if (text[i] === '\\') i++;
-    else if (text[i] === quote) return i;
-  }
-  return text.length;
 }
