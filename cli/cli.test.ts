@@ -50,7 +50,7 @@ describe('eventops validate', () => {
     const { code, stdout } = await eventops(['validate', 'test/fixtures/broken/triggers.yaml']);
     expect(code).toBe(1);
     expect(stdout).toContain('test/fixtures/broken/triggers.yaml:6:20: error: unknown event source "gitlab"');
-    expect(stdout).toMatch(/✗ 1 file, 3 definitions: \d+ errors, 0 warnings\n$/);
+    expect(stdout).toMatch(/✗ 1 file, 4 definitions: \d+ errors, 0 warnings\n$/);
   });
 
   it('prints JSON with --output json', async () => {

@@ -85,9 +85,13 @@ export function compileExpression(source: string, scope: Scope): CompiledExpress
   return compiled;
 }
 
+const RESERVED = new Set(['in', 'null', 'true', 'false', 'as', 'break', 'const', 'continue', 'else', 'for', 'function', 'if', 'import', 'let', 'loop', 'package', 'namespace', 'return', 'var', 'void', 'while']);
+
 /**
- * `a.b-c.d` → `a["b-c"].d`. A `-` between name characters with no spaces around it is part of
- * the name; write `a - b` (with spaces) to subtract.
+ * Makes definition names readable in dotted paths: `a.b-c.d` → `a["b-c"].d`, and likewise
+ * members that start with a digit (`tasks.01-build`) or are CEL reserved words (`inputs.in`).
+ * A `-` between name characters with no spaces around it is part of the name; write `a - b`
+ * (with spaces) to subtract.
  */
 export function rewriteHyphenatedNames(source: string): string {
   let out = '';
@@ -99,11 +103,13 @@ export function rewriteHyphenatedNames(source: string): string {
       i = end;
       continue;
     }
-    if (c === '.' && i > 0 && /[\w\])]/.test(source[i - 1] as string)) {
-      const match = /^[A-Za-z_][\w]*(?:-[\w]+)+/.exec(source.slice(i + 1));
-      if (match) {
-        out += `["${match[0]}"]`;
-        i += match[0].length;
+    if (c === '.' && i > 0 && /[\w\])]/.test(source[i - 1] as string) && !/(^|[^\w])\d+$/.test(source.slice(0, i))) {
+      const match = /^\w+(?:-\w+)*/.exec(source.slice(i + 1));
+      const name = match?.[0];
+      const isCall = name !== undefined && source[i + 1 + name.length] === '(';
+      if (name && !isCall && (name.includes('-') || /^\d/.test(name) || RESERVED.has(name))) {
+        out += `["${name}"]`;
+        i += name.length;
         continue;
       }
     }

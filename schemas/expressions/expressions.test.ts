@@ -36,6 +36,13 @@ describe('templates', () => {
     expect(renderTemplate('${{ inputs.replicas - 1 }}', 'pipeline', context)).toBe(2);
   });
 
+  it('reads members that start with a digit or are CEL reserved words, and leaves numbers alone', () => {
+    expect(rewriteHyphenatedNames('tasks.01-build.outputs.x')).toBe('tasks["01-build"].outputs.x');
+    expect(rewriteHyphenatedNames('inputs.in == 1.5 && x.y-z.startsWith("a.b-c")')).toBe('inputs["in"] == 1.5 && x["y-z"].startsWith("a.b-c")');
+    expect(rewriteHyphenatedNames('list.exists(c, c.x-1 > 0)')).toBe('list.exists(c, c["x-1"] > 0)');
+    expect(renderTemplate('${{ inputs.null }}', 'pipeline', { inputs: { null: 5 } })).toBe(5);
+  });
+
   it('renders nested values and conditions', () => {
     expect(renderValue({ env: { SHA: '${{ event.body.after }}' }, list: ['${{ size(event.body.commits) }}'] }, 'pipeline', context)).toEqual({
       env: { SHA: 'abc123' },

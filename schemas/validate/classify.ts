@@ -35,7 +35,10 @@ export function toDefinition(doc: YamlDocument, diagnostics: Diagnostic[]): Defi
       rule: 'legacy-format',
       message: `original eventops ${format} converted to ${API_VERSION} ${conversion.kind}; \`eventops convert FILE\` prints the v1 form to commit instead`,
     });
-    return build(doc, conversion.kind, conversion.value, format, conversion.sourcePath, diagnostics);
+    // A conversion that already failed (a refused credential, say) would only repeat itself
+    // as schema errors about the missing parts: report the cause once.
+    const failed = conversion.problems.some((p) => (p.severity ?? 'error') === 'error');
+    return build(doc, conversion.kind, conversion.value, format, conversion.sourcePath, failed ? [] : diagnostics, failed);
   }
   if (record.apiVersion !== API_VERSION && !(record.apiVersion === undefined && record.kind === 'Event')) {
     at(['apiVersion'], 'api-version', `unsupported apiVersion ${JSON.stringify(record.apiVersion)}; use \`${API_VERSION}\``);
@@ -55,6 +58,7 @@ function build(
   legacy: string | undefined,
   sourcePath: (path: Path) => Path,
   diagnostics: Diagnostic[],
+  failed = false,
 ): Definition {
   const locate = (path: Path, at?: 'value' | 'key') => doc.locate(sourcePath(path), at);
   const mapped: YamlDocument = legacy
@@ -73,7 +77,7 @@ function build(
     column: start.column,
     value,
     ...(legacy ? { legacy } : {}),
-    valid: errors.length === 0,
+    valid: errors.length === 0 && !failed,
     document: mapped,
     locate,
   };

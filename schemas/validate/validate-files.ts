@@ -6,6 +6,7 @@ import { parseYamlFile, type SourceFile } from '../loader/parse-yaml.js';
 import { toDefinition } from './classify.js';
 import { createContext, type Rule } from './context.js';
 import type { Definition } from './definition.js';
+import { keepInputText } from './input-text.js';
 import { actuatorConnections } from './rules/actuators.js';
 import { expressionReferences } from './rules/expressions.js';
 import { uniqueNames } from './rules/names.js';
@@ -45,6 +46,7 @@ export function validateFiles(files: readonly SourceFile[]): ValidationResult {
     }
   }
   const ctx = createContext(definitions, diagnostics);
+  keepInputText(ctx);
   for (const rule of RULES) rule(ctx);
   const sorted = sortDiagnostics(diagnostics);
   const errors = sorted.filter((d) => d.severity === 'error').length;

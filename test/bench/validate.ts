@@ -1,13 +1,15 @@
 // Benchmark of `eventops validate`: generates valid repositories of 1,000 and 10,000 files, then
 // measures in-process validation and the end-to-end CLI, each run in a fresh child process (wall
 // time, peak RSS; one warm-up run excluded), prints a table against the targets and writes JSON.
+// `--keep` leaves the generated repositories in the temp folder, for profiling.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { arch, cpus, release, tmpdir, totalmem, type } from 'node:os';
+import { arch, cpus, loadavg, release, tmpdir, totalmem, type } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
 import {
+  formatDiagnostic,
   readDefinitionFiles,
   validateFiles,
   type Actuator,
@@ -104,12 +106,20 @@ function connection(runner: (typeof RUNNERS)[number], a: number): Partial<Actuat
       return { local: { shell: '/bin/bash' } };
     case 'ssh':
       return {
-        ssh: { host: `10.0.${a % 250}.${(a * 7) % 250}`, port: 22, user: 'deploy', privateKey: { secret: `SSH_KEY_${a}` }, hostKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBenchHostKey' },
+        ssh: {
+          host: `10.0.${a % 250}.${(a * 7) % 250}`,
+          port: 22,
+          user: 'deploy',
+          privateKey: { secret: `SSH_KEY_${a}` },
+          hostKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBenchHostKey',
+        },
       };
     case 'docker':
       return { docker: { host: 'unix:///var/run/docker.sock' } };
     case 'kubernetes':
-      return a % 2 === 0 ? { kubernetes: { inCluster: true, namespace: 'pipelines' } } : { kubernetes: { kubeconfig: { secret: `KUBECONFIG_${a}` }, namespace: 'ops' } };
+      return a % 2 === 0
+        ? { kubernetes: { inCluster: true, namespace: 'pipelines' } }
+        : { kubernetes: { kubeconfig: { secret: `KUBECONFIG_${a}` }, namespace: 'ops' } };
     case 'agent':
       return { agent: { id: `edge-${a}`, token: { secret: `AGENT_${a}_TOKEN` } } };
   }
@@ -230,63 +240,82 @@ function libraryHead(): Head {
 }
 
 const MIDDLE_KINDS = ['test', 'scan', 'lint', 'approve', 'call', 'deploy', 'smoke'] as const;
+type MiddleKind = (typeof MIDDLE_KINDS)[number];
+
+/** What a middle task can read: the anchor (upstream of every middle task) and its first need. */
+interface Reads {
+  k: number;
+  anchor: Produced;
+  upstream: Produced;
+  rng: Rng;
+  libraries: readonly PipelinePlan[];
+}
 
 /** Task k (≥ 2) needs one or two earlier tasks (never the first), so the second task is always upstream. */
 function middleTask(k: number, rng: Rng, produced: readonly Produced[], libraries: readonly PipelinePlan[]): { task: Task; produced: Produced } {
-  const kinds = libraries.length > 0 ? MIDDLE_KINDS : MIDDLE_KINDS.filter((m) => m !== 'call');
-  const kind = pick(rng, kinds);
+  const kind = pick(rng, libraries.length > 0 ? MIDDLE_KINDS : MIDDLE_KINDS.filter((m) => m !== 'call'));
   const name = `${kind}-${k}`;
   const needed = [pick(rng, produced.slice(1))];
   if (rng() < 0.3) needed.push(pick(rng, produced.slice(1)));
-  const needs = [...new Set(needed.map((n) => n.name))];
-  const upstream = needed[0] as Produced;
-  const anchor = produced[1] as Produced;
-  const read = (p: Produced) => `\${{ tasks.${p.name}.outputs.${p.output} }}`;
+  const body = middleBody(kind, { k, anchor: produced[1] as Produced, upstream: needed[0] as Produced, rng, libraries });
+  const output = kind === 'approve' ? 'approvedBy' : kind === 'call' ? 'url' : 'result';
+  return { task: { name, needs: [...new Set(needed.map((n) => n.name))], ...body }, produced: { name, output } };
+}
+
+const readOutput = (p: Produced): string => `\${{ tasks.${p.name}.outputs.${p.output} }}`;
+
+function middleBody(kind: MiddleKind, r: Reads): Omit<Task, 'name' | 'needs'> {
   switch (kind) {
     case 'test':
       return {
-        task: { name, type: pick(rng, ['local', 'agent'] as const), needs, commands: [`npm test -- --shard=${k}/8`, 'echo "$ARTIFACT" > out/tested.txt'], env: { ARTIFACT: read(anchor), TARGET_ENV: '${{ inputs.env }}' }, outputs: [{ name: 'result', fromFile: 'out/tested.txt' }] },
-        produced: { name, output: 'result' },
+        type: pick(r.rng, ['local', 'agent'] as const),
+        commands: [`npm test -- --shard=${r.k}/8`, 'echo "$ARTIFACT" > out/tested.txt'],
+        env: { ARTIFACT: readOutput(r.anchor), TARGET_ENV: '${{ inputs.env }}' },
+        outputs: [{ name: 'result', fromFile: 'out/tested.txt' }],
       };
     case 'scan':
       return {
-        task: { name, type: 'kubernetes', needs, image: 'aquasec/trivy:0.50.0', commands: ['trivy image --exit-code 1 "$IMAGE"'], env: { IMAGE: '${{ contexts.image }}' }, outputs: [{ name: 'result', value: `scanned-\${{ tasks.${upstream.name}.status }}` }], timeout: '15m' },
-        produced: { name, output: 'result' },
+        type: 'kubernetes',
+        image: 'aquasec/trivy:0.50.0',
+        commands: ['trivy image --exit-code 1 "$IMAGE"'],
+        env: { IMAGE: '${{ contexts.image }}' },
+        outputs: [{ name: 'result', value: `scanned-\${{ tasks.${r.upstream.name}.status }}` }],
+        timeout: '15m',
       };
     case 'lint':
       return {
-        task: { name, type: 'ssh', needs, commands: ['make lint', 'echo "LINT_RESULT=ok" >> "$EVENTOPS_ENV"'], env: { UPSTREAM: read(upstream) }, outputs: [{ name: 'result', fromEnv: 'LINT_RESULT' }], actuatorSelector: { tags: ['linux', 'build'] } },
-        produced: { name, output: 'result' },
+        type: 'ssh',
+        commands: ['make lint', 'echo "LINT_RESULT=ok" >> "$EVENTOPS_ENV"'],
+        env: { UPSTREAM: readOutput(r.upstream) },
+        outputs: [{ name: 'result', fromEnv: 'LINT_RESULT' }],
+        actuatorSelector: { tags: ['linux', 'build'] },
       };
     case 'approve':
-      return { task: { name, type: 'approval', needs, if: "${{ inputs.env == 'prod' }}", approvers: ['@acme/ops', '@acme/sre'] }, produced: { name, output: 'approvedBy' } };
-    case 'call': {
-      const library = pick(rng, libraries);
+      return { type: 'approval', if: "${{ inputs.env == 'prod' }}", approvers: ['@acme/ops', '@acme/sre'] };
+    case 'call':
       return {
-        task: { name, type: 'pipeline', needs, pipeline: library.name, inputs: { image: read(anchor), env: '${{ inputs.env }}', replicas: between(rng, 1, 5) } },
-        produced: { name, output: 'url' },
+        type: 'pipeline',
+        pipeline: pick(r.rng, r.libraries).name,
+        inputs: { image: readOutput(r.anchor), env: '${{ inputs.env }}', replicas: between(r.rng, 1, 5) },
       };
-    }
     case 'deploy':
       return {
-        task: {
-          name,
-          type: 'docker',
-          needs,
-          if: "inputs.env != 'dev'",
-          image: 'bitnami/kubectl:1.30',
-          commands: ['kubectl apply -f deploy/', 'echo "DEPLOY_URL=https://$TARGET_ENV.example.com" >> "$EVENTOPS_ENV"'],
-          env: { IMAGE: '${{ contexts.image }}', TARGET_ENV: '${{ inputs.env }}', UPSTREAM: read(upstream) },
-          outputs: [{ name: 'result', fromEnv: 'DEPLOY_URL' }],
-          actuatorSelector: { tags: ['linux', 'deploy'] },
-          retries: { limit: 1 },
-        },
-        produced: { name, output: 'result' },
+        type: 'docker',
+        if: "inputs.env != 'dev'",
+        image: 'bitnami/kubectl:1.30',
+        commands: ['kubectl apply -f deploy/', 'echo "DEPLOY_URL=https://$TARGET_ENV.example.com" >> "$EVENTOPS_ENV"'],
+        env: { IMAGE: '${{ contexts.image }}', TARGET_ENV: '${{ inputs.env }}', UPSTREAM: readOutput(r.upstream) },
+        outputs: [{ name: 'result', fromEnv: 'DEPLOY_URL' }],
+        actuatorSelector: { tags: ['linux', 'deploy'] },
+        retries: { limit: 1 },
       };
     case 'smoke':
       return {
-        task: { name, type: 'agent', needs, if: `\${{ tasks.${upstream.name}.status == 'succeeded' }}`, commands: ['curl -fsS "$URL/healthz"'], env: { URL: read(upstream) }, outputs: [{ name: 'result', value: 'healthy' }] },
-        produced: { name, output: 'result' },
+        type: 'agent',
+        if: `\${{ tasks.${r.upstream.name}.status == 'succeeded' }}`,
+        commands: ['curl -fsS "$URL/healthz"'],
+        env: { URL: readOutput(r.upstream) },
+        outputs: [{ name: 'result', value: 'healthy' }],
       };
   }
 }
@@ -331,18 +360,32 @@ function triggerSource(t: number, rng: Rng, service: string): [Partial<Trigger['
         '${{ event.body.pull_request.head.sha }}',
       ];
     case 2:
-      return [{ event: { source: 'api', type: 'deploy.requested', subject: `services.${service}` }, filters: [{ path: 'labels.env', value: ENVS }] }, '${{ event.body.sha }}'];
+      return [
+        { event: { source: 'api', type: 'deploy.requested', subject: `services.${service}` }, filters: [{ path: 'labels.env', value: ENVS }] },
+        '${{ event.body.sha }}',
+      ];
     case 3:
       return [{ event: { source: 'schedule' }, schedule: `${between(rng, 0, 59)} ${between(rng, 0, 23)} * * 1-5`, timezone: 'Europe/Berlin' }, 'main'];
     case 4:
       return [
-        { event: { source: 'github', type: 'issue_comment.created' }, command: '/deploy', permission: 'write', dedupe: '${{ event.body.comment.id }}', report: { comment: 'on-command' } },
+        {
+          event: { source: 'github', type: 'issue_comment.created' },
+          command: '/deploy',
+          permission: 'write',
+          dedupe: '${{ event.body.comment.id }}',
+          report: { comment: 'on-command' },
+        },
         '${{ event.body.issue.pull_request.head.sha }}',
       ];
     default:
-      return rng() < 0.5
-        ? [{ event: { source: 'nats', type: 'dev.eventops.status', subject: `ops.clusters.*.namespaces.${service}.>` } }, '${{ event.body.revision }}']
-        : [{ event: { source: 'webhook/alertmanager' }, filters: [{ path: 'body.status', value: 'firing' }, { expr: "body.alerts.exists(a, a.labels.severity == 'critical')" }] }, '${{ event.body.commonLabels.revision }}'];
+      if (rng() < 0.5) return [{ event: { source: 'nats', type: 'dev.eventops.status', subject: `ops.clusters.*.namespaces.${service}.>` } }, '${{ event.body.revision }}'];
+      return [
+        {
+          event: { source: 'webhook/alertmanager' },
+          filters: [{ path: 'body.status', value: 'firing' }, { expr: "body.alerts.exists(a, a.labels.severity == 'critical')" }],
+        },
+        '${{ event.body.commonLabels.revision }}',
+      ];
   }
 }
 
@@ -476,8 +519,7 @@ function cliSample(dir: string): Sample {
 
 /** One unmeasured warm-up run (file cache, disk), then `repeats` measured ones, each a fresh process. */
 function measure(label: string, repeats: number, sample: () => Sample): Sample[] {
-  process.stdout.write(`  ${label}: warm-up`);
-  sample();
+  process.stdout.write(`  ${label}: warm-up ${Math.round(sample().wallMs)}ms (excluded); samples:`);
   const samples: Sample[] = [];
   for (let i = 0; i < repeats; i++) {
     samples.push(sample());
@@ -508,7 +550,7 @@ async function verify(dir: string): Promise<{ files: number; definitions: number
   const result = validateFiles(await readDefinitionFiles([dir], dir));
   if (result.errors > 0) {
     const shown = result.diagnostics.filter((d) => d.severity === 'error').slice(0, 20);
-    throw new Error(`the generated repository has ${result.errors} error(s); first ones:\n${shown.map((d) => `${d.file}:${d.line}:${d.column}: ${d.message} [${d.rule}]`).join('\n')}`);
+    throw new Error(`the generated repository has ${result.errors} error(s); first ones:\n${shown.map(formatDiagnostic).join('\n')}`);
   }
   const files = new Set(result.definitions.map((d) => d.file)).size;
   return { files, definitions: result.definitions.length, warnings: result.warnings };
@@ -586,7 +628,14 @@ function writeResults(results: readonly SizeResult[]): string {
     dirty: git(['status', '--porcelain']) !== '',
     node: process.version,
     packages: Object.fromEntries(['yaml', 'ajv', '@marcbachmann/cel-js'].map((p) => [p, packageVersion(p)])),
-    machine: { os: `${type()} ${release()}`, arch: arch(), cpu: cpu[0]?.model ?? 'unknown', cores: cpu.length, totalMemoryMb: Math.round(totalmem() / 1024 / 1024) },
+    machine: {
+      os: `${type()} ${release()}`,
+      arch: arch(),
+      cpu: cpu[0]?.model ?? 'unknown',
+      cores: cpu.length,
+      totalMemoryMb: Math.round(totalmem() / 1024 / 1024),
+      loadAverage: loadavg(),
+    },
     method: {
       seed: SEED,
       warmupRuns: 1,
@@ -603,7 +652,8 @@ function writeResults(results: readonly SizeResult[]): string {
   const folder = join(ROOT, 'test/bench/results');
   mkdirSync(folder, { recursive: true });
   const path = join(folder, `validate-${timestamp.replace(/[:.]/g, '-')}.json`);
-  writeFileSync(path, `${JSON.stringify(body, null, 2)}\n`);
+  const rounded = (_key: string, value: unknown) => (typeof value === 'number' && !Number.isInteger(value) ? Math.round(value * 10) / 10 : value);
+  writeFileSync(path, `${JSON.stringify(body, rounded, 2)}\n`);
   return path;
 }
 
@@ -630,7 +680,8 @@ async function main(): Promise<void> {
     console.log(`\npeak RSS: ${rssSource} for the CLI, process.resourceUsage().maxRSS for in-process; each sample a fresh process`);
     console.log(`results: ${writeResults(results)}`);
   } finally {
-    rmSync(base, { recursive: true, force: true });
+    if (process.argv.includes('--keep')) console.log(`kept the generated repositories in ${base}`);
+    else rmSync(base, { recursive: true, force: true });
   }
 }
 

@@ -8,6 +8,7 @@ import {
   hasTemplate,
   parseTemplate,
   scopeVariables,
+  soleExpression,
   TemplateSyntaxError,
   type Scope,
 } from '../../expressions/index.js';
@@ -21,6 +22,8 @@ const EVENT_FIELDS = ['id', 'source', 'type', 'subject', 'labels', 'headers', 'b
 const RUN_FIELDS = ['id', 'status', 'revision', 'source', 'pipeline', 'startedAt', 'url'];
 const TASK_FIELDS = ['outputs', 'status'];
 const APPROVAL_OUTPUTS = ['approvedBy', 'comment'];
+/** Event fields that filter expressions must read through `event.` (`type` is also CEL's type function). */
+const EVENT_ONLY = ['type', 'source', 'id', 'time'];
 
 /** What an expression at one place may read. */
 interface Site {
@@ -39,8 +42,16 @@ export const expressionReferences: Rule = (ctx) => {
   for (const def of ctx.definitions) {
     if (def.kind === 'Pipeline') checkPipeline(ctx, def as Definition<Pipeline>);
     if (def.kind === 'Trigger') checkTrigger(ctx, def as Definition<Trigger>);
+    if (def.kind === 'Actuator') for (const [path, text] of strings(def.value, [])) notEvaluated(ctx, def, path, text);
   }
 };
+
+/** `${{ }}` where nothing evaluates it would be taken literally: an error, not a surprise at run time. */
+function notEvaluated(ctx: RuleContext, def: Definition, path: Path, text: string): void {
+  if (hasTemplate(text) && !path.includes('description')) {
+    ctx.report(def, path, 'expr-place', '`${{ }}` is not evaluated here, so it would be taken literally; use a literal value');
+  }
+}
 
 function checkPipeline(ctx: RuleContext, def: Definition<Pipeline>): void {
   const spec = def.value.spec;
@@ -64,9 +75,8 @@ function checkPipeline(ctx: RuleContext, def: Definition<Pipeline>): void {
     } else if (group === 'concurrency') {
       site = { scope: 'pipeline', roots: ['inputs', 'event', 'run', 'trigger'] };
     } else {
-      if (hasTemplate(text) && !path.includes('description')) {
-        ctx.report(def, path, 'expr-place', '`${{ }}` is not evaluated here; use a literal value');
-      }
+      // A bad duration is already reported as one.
+      if (path[path.length - 1] !== 'timeout') notEvaluated(ctx, def, path, text);
       continue;
     }
     checkText(ctx, def, path, text, site);
@@ -83,6 +93,8 @@ function checkTrigger(ctx: RuleContext, def: Definition<Trigger>): void {
   (spec.filters ?? []).forEach((f, i) => {
     if (f.expr !== undefined) checkText(ctx, def, ['spec', 'filters', i, 'expr'], f.expr, { scope: 'filter', roots: scopeVariables('filter'), bare: true });
   });
+  const evaluated = (path: Path) => path[1] === 'dedupe' || (path[1] === 'pipelines' && path[3] === 'inputs') || (path[1] === 'filters' && path[3] === 'expr');
+  for (const [path, text] of strings(spec, ['spec'])) if (!evaluated(path)) notEvaluated(ctx, def, path, text);
 }
 
 function checkText(ctx: RuleContext, def: Definition, path: Path, text: string, site: Site): void {
@@ -91,12 +103,18 @@ function checkText(ctx: RuleContext, def: Definition, path: Path, text: string, 
     sources = [text.trim()];
   } else {
     if (!hasTemplate(text)) return;
+    let parts;
     try {
-      sources = parseTemplate(text).flatMap((p) => (typeof p === 'string' ? [] : [p.source]));
+      parts = parseTemplate(text);
     } catch (error) {
       ctx.report(def, path, 'expr-syntax', error instanceof TemplateSyntaxError ? error.message : String(error));
       return;
     }
+    if (site.bare && !soleExpression(parts)) {
+      ctx.report(def, path, 'expr-condition', 'a condition is one whole expression, with no text around `${{ }}`: write e.g. `${{ inputs.env == \'prod\' }}` or just `inputs.env == \'prod\'`');
+      return;
+    }
+    sources = parts.flatMap((p) => (typeof p === 'string' ? [] : [p.source]));
   }
   for (const source of sources) checkExpression(ctx, def, path, source, site);
 }
@@ -120,6 +138,10 @@ function checkExpression(ctx: RuleContext, def: Definition, path: Path, source: 
   for (const { path: ref } of collectReferences(compiled.ast)) {
     const [root, name] = ref;
     if (!root) continue;
+    if (site.scope === 'filter' && EVENT_ONLY.includes(root)) {
+      report('expr-unknown-ref', `use \`event.${root}\` for the event's ${root} in a filter expression (\`body\`, \`headers\`, \`labels\` and \`subject\` are also available directly)`);
+      continue;
+    }
     if (!scopeVariables(site.scope).includes(root)) continue; // macro variables such as `c` in `list.exists(c, …)`
     if (!site.roots.includes(root)) {
       report('expr-unknown-ref', `\`${root}\` is not available here${where}; expressions here can read: ${site.roots.join(', ')}`);
@@ -134,7 +156,7 @@ function checkExpression(ctx: RuleContext, def: Definition, path: Path, source: 
     if (root === 'event' && !EVENT_FIELDS.includes(name)) report('expr-unknown-ref', `\`event.${name}\` does not exist; an event has: ${EVENT_FIELDS.join(', ')}`);
     if (root === 'trigger' && name !== 'name') report('expr-unknown-ref', `\`trigger.${name}\` does not exist; use \`trigger.name\``);
   }
-  if (compiled.checkError) {
+  if (compiled.checkError && reported.size === 0) {
     const unknown = /^Unknown variable: (\S+)/.exec(compiled.checkError);
     if (unknown) report('expr-unknown-ref', `\`${unknown[1]}\` is not defined${where}; expressions here can read: ${site.roots.join(', ')}`);
     else report('expr-type', `\`${source}\`: ${compiled.checkError}`);

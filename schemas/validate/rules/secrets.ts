@@ -18,6 +18,8 @@ const PATTERNS: [RegExp, string][] = [
   [/\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/, 'a JSON web token'],
   [/(--password[= ]|\bPASSWORD=)[^\s$'"{}]{4,}/i, 'a password written in a command'],
   [/:\/\/[^\s/:@]+:[^\s/@$]{3,}@/, 'a password written in a URL'],
+  [/hooks\.slack\.com\/services\/[A-Za-z0-9]+\/[A-Za-z0-9]+\/[A-Za-z0-9]+/, 'a Slack webhook URL'],
+  [/discord(app)?\.com\/api\/webhooks\/\d+\/[A-Za-z0-9_-]{20,}/, 'a Discord webhook URL'],
 ];
 
 /** What secret-looking thing `text` holds under `key`, or undefined. Exported for tests. */
@@ -27,10 +29,19 @@ export function secretLike(key: string | number | undefined, text: string): stri
     if (what === 'a base64-encoded key or certificate block' && !decodesToPrivateKey(text)) continue;
     return what;
   }
-  if (typeof key === 'string' && (KEY_NAMES.test(key) || CAMEL_KEYS.test(key)) && text.trim() !== '' && !text.includes('${{')) {
+  if (typeof key === 'string' && (KEY_NAMES.test(key) || CAMEL_KEYS.test(key)) && !looksLikeReference(text)) {
     return `a literal value under \`${key}\``;
   }
   return undefined;
+}
+
+/**
+ * Under a credential-like key, some values name a credential rather than hold it: empty, a
+ * template, an environment variable, a file path, or a kebab-case name (a Kubernetes Secret).
+ */
+function looksLikeReference(text: string): boolean {
+  const t = text.trim();
+  return t === '' || t.includes('${{') || /^\$\{?[A-Za-z_]/.test(t) || /^(\/|\.\/|~\/)/.test(t) || /^[a-z][a-z0-9]*(-[a-z0-9]+)+$/.test(t);
 }
 
 function decodesToPrivateKey(text: string): boolean {

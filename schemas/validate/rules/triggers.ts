@@ -29,10 +29,15 @@ function checkTrigger(ctx: RuleContext, def: Definition<Trigger>): void {
     if (problem) ctx.report(def, ['spec', 'event', 'subject'], 'subject-pattern', problem);
   }
   if (spec.schedule !== undefined) {
+    let cron: Cron | undefined;
     try {
-      new Cron(spec.schedule, { paused: true, ...(spec.timezone ? { timezone: spec.timezone } : {}) }).stop();
+      cron = new Cron(spec.schedule, { paused: true });
     } catch (error) {
       ctx.report(def, ['spec', 'schedule'], 'cron', `${JSON.stringify(spec.schedule)} is not a valid cron expression (${error instanceof Error ? error.message : String(error)}); use five fields: minute hour day-of-month month day-of-week, e.g. \`*/10 * * * *\``);
+    }
+    cron?.stop();
+    if (spec.timezone !== undefined && !validTimezone(spec.timezone)) {
+      ctx.report(def, ['spec', 'timezone'], 'timezone', `${JSON.stringify(spec.timezone)} is not a known time zone; use an IANA name such as \`Europe/Paris\` or \`UTC\``);
     }
     if (source !== undefined && source !== 'schedule') {
       ctx.report(def, ['spec', 'event', 'source'], 'trigger-event', `a \`schedule\` fires events of source \`schedule\`, but \`event.source\` is \`${source}\`; remove \`event.source\` or set it to schedule`);
@@ -99,4 +104,13 @@ export function subjectProblem(subject: string): string | undefined {
   if (tokens.some((t) => t.length > 1 && /[*>]/.test(t))) return '`*` and `>` must be whole tokens, e.g. `ops.*.status`';
   if (/\s/.test(subject)) return 'a subject pattern has no spaces';
   return undefined;
+}
+
+function validTimezone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
 }
