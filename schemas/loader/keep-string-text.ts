@@ -1,6 +1,7 @@
 // YAML reads `version: 1.0` as the number 1. Where the schema declares a string, the user
-// meant the text they wrote, so this puts the source text back. Free-form places (inputs,
-// event bodies) keep YAML's own types; literal inputs are matched to declared types later.
+// meant the text they wrote, so this puts the source text back. Free-form places (event
+// bodies, inputs) keep YAML's own types; literal inputs are matched to declared types later.
+// Runs on every document, so the schema is compiled once into a tree of small descriptors.
 import type { PathSegment, YamlDocument } from './parse-yaml.js';
 
 type JsonSchema = {
@@ -15,30 +16,76 @@ type JsonSchema = {
   const?: unknown;
 };
 
-/** Returns `value` with non-string scalars replaced by their source text wherever `schema` wants only a string. */
-export function keepStringText(value: unknown, schema: object, doc: YamlDocument): unknown {
-  return walk(value, [schema as JsonSchema], [], doc);
+/** What the schema says at one place: whether a scalar there must be a string, and the places below. */
+class Slot {
+  readonly wantsString: boolean;
+  private readonly children = new Map<string, Slot | null>();
+  private itemSlot: Slot | null | undefined;
+
+  constructor(private readonly branches: JsonSchema[]) {
+    const types = new Set(branches.flatMap(typesOf));
+    this.wantsString = types.has('string') && !types.has('number') && !types.has('integer') && !types.has('boolean') && !types.has('*');
+  }
+
+  child(key: string): Slot | null {
+    let slot = this.children.get(key);
+    if (slot === undefined) {
+      slot = make(this.branches.flatMap((s) => childSchemas(s, key)));
+      this.children.set(key, slot);
+    }
+    return slot;
+  }
+
+  item(): Slot | null {
+    if (this.itemSlot === undefined) this.itemSlot = make(this.branches.flatMap((s) => (s.items ? [s.items] : [])));
+    return this.itemSlot;
+  }
 }
 
-function walk(value: unknown, schemas: JsonSchema[], path: PathSegment[], doc: YamlDocument): unknown {
+const roots = new WeakMap<object, Slot | null>();
+
+/** Returns `value` with non-string scalars replaced by their source text wherever `schema` wants only a string. */
+export function keepStringText(value: unknown, schema: object, doc: YamlDocument): unknown {
+  let root = roots.get(schema);
+  if (root === undefined) {
+    root = make([schema as JsonSchema]);
+    roots.set(schema, root);
+  }
+  return root ? walk(value, root, [], doc) : value;
+}
+
+function make(schemas: JsonSchema[]): Slot | null {
   const branches = flatten(schemas);
-  if (branches.length === 0) return value;
+  return branches.length === 0 ? null : new Slot(branches);
+}
+
+/** Changes `value` in place where needed (it is the loader's own copy) and returns it. */
+function walk(value: unknown, slot: Slot, path: PathSegment[], doc: YamlDocument): unknown {
   if (typeof value === 'number' || typeof value === 'boolean') {
-    const types = new Set(branches.flatMap(typesOf));
-    const wantsString = types.has('string') && !types.has('number') && !types.has('integer') && !types.has('boolean') && !types.has('*');
-    return wantsString ? (doc.sourceText(path) ?? String(value)) : value;
+    return slot.wantsString ? (doc.sourceText(path) ?? String(value)) : value;
   }
+  if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) {
-    const items = branches.flatMap((s) => (s.items ? [s.items] : []));
-    return items.length === 0 ? value : value.map((v, i) => walk(v, items, [...path, i], doc));
-  }
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [key, v] of Object.entries(value)) {
-      const sub = branches.flatMap((s) => childSchemas(s, key));
-      out[key] = sub.length === 0 ? v : walk(v, sub, [...path, key], doc);
+    const item = slot.item();
+    if (!item) return value;
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      if (typeof v === 'string') continue;
+      path.push(i);
+      value[i] = walk(v, item, path, doc);
+      path.pop();
     }
-    return out;
+    return value;
+  }
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    const v = record[key];
+    if (typeof v === 'string') continue;
+    const child = slot.child(key);
+    if (!child) continue;
+    path.push(key);
+    record[key] = walk(v, child, path, doc);
+    path.pop();
   }
   return value;
 }

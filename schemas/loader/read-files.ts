@@ -41,10 +41,19 @@ export async function listDefinitionFiles(paths: readonly string[], cwd = proces
 /** Reads the files under `paths`; each is named relative to `cwd` (absolute when outside it). */
 export async function readDefinitionFiles(paths: readonly string[], cwd = process.cwd()): Promise<SourceFile[]> {
   const files = await listDefinitionFiles(paths, cwd);
-  return Promise.all(
-    files.map(async (full) => {
+  const out: SourceFile[] = new Array(files.length);
+  // A bounded number of reads at once: all 10,000 together would hold every buffer at the same time.
+  let next = 0;
+  const worker = async () => {
+    while (next < files.length) {
+      const i = next++;
+      const full = files[i] as string;
       const rel = relative(cwd, full);
-      return { path: rel.startsWith('..') ? full : rel, text: await readFile(full, 'utf8') };
-    }),
-  );
+      out[i] = { path: rel.startsWith('..') ? full : rel, text: await readFile(full, 'utf8') };
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, files.length) }, worker));
+  return out;
 }
+
+const READ_CONCURRENCY = 32;

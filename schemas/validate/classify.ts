@@ -68,13 +68,17 @@ function build(
   const errors = checkStructure(kind, value, mapped);
   diagnostics.push(...errors);
   const metadata = (value as { metadata?: { name?: unknown } }).metadata;
-  const start = doc.locate([]);
   return {
     kind,
     name: typeof metadata?.name === 'string' ? metadata.name : '',
     file: doc.file,
-    line: start.line,
-    column: start.column,
+    // Positions cost a second, exact parse: only look them up when someone asks.
+    get line() {
+      return doc.locate([]).line;
+    },
+    get column() {
+      return doc.locate([]).column;
+    },
     value,
     ...(legacy ? { legacy } : {}),
     valid: errors.length === 0 && !failed,

@@ -670,6 +670,13 @@ async function benchmarkSize(base: string, files: number, repeats: number): Prom
 }
 
 async function main(): Promise<void> {
+  const only = process.argv.indexOf('--generate');
+  if (only >= 0) {
+    // `--generate DIR N`: only write a repository of N files, for profiling by hand.
+    const [dir, n] = [process.argv[only + 1] as string, Number(process.argv[only + 2])];
+    console.log(`wrote ${generateRepository(dir, n)} files to ${dir}`);
+    return;
+  }
   console.log('building dist/ (npm run build) so the CLI and the in-process child run the current sources');
   if (run('npm', ['run', 'build', '--silent']).status !== 0) throw new Error('npm run build failed');
   const base = mkdtempSync(join(tmpdir(), 'eventops-bench-'));

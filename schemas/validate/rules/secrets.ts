@@ -1,7 +1,7 @@
 // Definitions live in git, so they must never hold a credential: private key blocks, known
 // token formats, and literal values under credential-like keys are errors that ask for a
 // `{ secret: NAME }` reference instead. The finding never repeats the value.
-import type { Path } from '../../loader/parse-yaml.js';
+import type { PathSegment } from '../../loader/parse-yaml.js';
 import type { Rule } from '../context.js';
 
 const KEY_NAMES = /(^|[-_.])(password|passwd|pwd|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|client[-_]?secret|credentials?|kubeconfig|auth)$/i;
@@ -51,20 +51,31 @@ function decodesToPrivateKey(text: string): boolean {
 
 export const noSecretLiterals: Rule = (ctx) => {
   for (const def of ctx.all) {
-    const visit = (value: unknown, path: Path, key: string | number | undefined) => {
+    const path: PathSegment[] = [];
+    const visit = (value: unknown, key: string | number | undefined) => {
       if (typeof value === 'string') {
         const what = secretLike(key, value);
         if (what) {
-          ctx.report(def, path, 'secret-literal', `this looks like ${what}; definitions are stored in git and in the database, so put the value in the secret store and write \`{ secret: NAME }\` instead`);
+          ctx.report(def, [...path], 'secret-literal', `this looks like ${what}; definitions are stored in git and in the database, so put the value in the secret store and write \`{ secret: NAME }\` instead`);
         }
         return;
       }
-      if (isSecretRef(value)) return;
-      if (Array.isArray(value)) value.forEach((v, i) => visit(v, [...path, i], key));
-      else if (value !== null && typeof value === 'object') for (const [k, v] of Object.entries(value)) visit(v, [...path, k], k);
+      if (value === null || typeof value !== 'object' || isSecretRef(value)) return;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          path.push(i);
+          visit(value[i], key);
+          path.pop();
+        }
+        return;
+      }
+      for (const k of Object.keys(value)) {
+        path.push(k);
+        visit((value as Record<string, unknown>)[k], k);
+        path.pop();
+      }
     };
-    // Events are sample data, not stored definitions; their bodies may mention anything but keys.
-    visit(def.value, [], undefined);
+    visit(def.value, undefined);
   }
 };
 

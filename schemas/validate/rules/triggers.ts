@@ -106,11 +106,18 @@ export function subjectProblem(subject: string): string | undefined {
   return undefined;
 }
 
+const zones = new Map<string, boolean>();
+
 function validTimezone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
+  let valid = zones.get(zone);
+  if (valid === undefined) {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: zone });
+      valid = true;
+    } catch {
+      valid = false;
+    }
+    zones.set(zone, valid);
   }
+  return valid;
 }
