@@ -1,7 +1,8 @@
 // Reads definition files from disk: single files, and folders walked for `.yaml`/`.yml`
 // (skipping hidden folders and node_modules). The one place in the language module that
 // touches the filesystem.
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { SourceFile } from './parse-yaml.js';
 
@@ -38,22 +39,15 @@ export async function listDefinitionFiles(paths: readonly string[], cwd = proces
   return [...found].sort();
 }
 
-/** Reads the files under `paths`; each is named relative to `cwd` (absolute when outside it). */
+/**
+ * Reads the files under `paths`; each is named relative to `cwd` (absolute when outside it).
+ * Reads are synchronous: for thousands of small files that is several times faster than
+ * opening each through the promise API, and callers (the CLI, a reconcile step) wait anyway.
+ */
 export async function readDefinitionFiles(paths: readonly string[], cwd = process.cwd()): Promise<SourceFile[]> {
   const files = await listDefinitionFiles(paths, cwd);
-  const out: SourceFile[] = new Array(files.length);
-  // A bounded number of reads at once: all 10,000 together would hold every buffer at the same time.
-  let next = 0;
-  const worker = async () => {
-    while (next < files.length) {
-      const i = next++;
-      const full = files[i] as string;
-      const rel = relative(cwd, full);
-      out[i] = { path: rel.startsWith('..') ? full : rel, text: await readFile(full, 'utf8') };
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, files.length) }, worker));
-  return out;
+  return files.map((full) => {
+    const rel = relative(cwd, full);
+    return { path: rel.startsWith('..') ? full : rel, text: readFileSync(full, 'utf8') };
+  });
 }
-
-const READ_CONCURRENCY = 32;

@@ -24,13 +24,22 @@ const PATTERNS: [RegExp, string][] = [
 
 /** What secret-looking thing `text` holds under `key`, or undefined. Exported for tests. */
 export function secretLike(key: string | number | undefined, text: string): string | undefined {
+  // One combined (looser, case-blind) test first: nearly every string matches no pattern at all.
+  const found = ANY_PATTERN.test(text) ? patternMatch(text) : undefined;
+  if (found) return found;
+  if (typeof key === 'string' && (KEY_NAMES.test(key) || CAMEL_KEYS.test(key)) && !looksLikeReference(text)) {
+    return `a literal value under \`${key}\``;
+  }
+  return undefined;
+}
+
+const ANY_PATTERN = new RegExp(PATTERNS.map(([p]) => `(?:${p.source})`).join('|'), 'i');
+
+function patternMatch(text: string): string | undefined {
   for (const [pattern, what] of PATTERNS) {
     if (!pattern.test(text)) continue;
     if (what === 'a base64-encoded key or certificate block' && !decodesToPrivateKey(text)) continue;
     return what;
-  }
-  if (typeof key === 'string' && (KEY_NAMES.test(key) || CAMEL_KEYS.test(key)) && !looksLikeReference(text)) {
-    return `a literal value under \`${key}\``;
   }
   return undefined;
 }
