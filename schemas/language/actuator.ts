@@ -1,7 +1,7 @@
 // The Actuator kind: where tasks run. Exactly one connection block (local, ssh, docker,
 // kubernetes, agent) is allowed; that rule is checked semantically so errors stay readable.
 import { Type, type Static } from '@sinclair/typebox';
-import { Metadata, SecretRef } from './common.js';
+import { definitionSchema, SecretRef } from './common.js';
 
 const strict = { additionalProperties: false } as const;
 
@@ -54,13 +54,5 @@ export const ActuatorSpec = Type.Object(
   strict,
 );
 
-export const Actuator = Type.Object(
-  {
-    apiVersion: Type.Literal('eventops.dev/v1'),
-    kind: Type.Literal('Actuator'),
-    metadata: Metadata,
-    spec: ActuatorSpec,
-  },
-  { ...strict, title: 'eventops Actuator', description: 'Where tasks run.' },
-);
+export const Actuator = definitionSchema('Actuator', ActuatorSpec, 'Where tasks run.');
 export type Actuator = Static<typeof Actuator>;

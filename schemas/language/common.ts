@@ -1,7 +1,7 @@
 // Building blocks shared by every kind of the v1 definition language: names, durations,
 // secret references and document metadata. Each schema here is plain JSON Schema (TypeBox),
 // so the published `schemas/*.schema.json` files and the TypeScript types come from one place.
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 
 export const API_VERSION = 'eventops.dev/v1';
 
@@ -52,3 +52,11 @@ export const Selector = Type.Object(
   { additionalProperties: false },
 );
 export type Selector = Static<typeof Selector>;
+
+/** The envelope every stored kind shares: apiVersion, kind, metadata and the kind's spec. */
+export function definitionSchema<K extends string, S extends TSchema>(kind: K, spec: S, description: string) {
+  return Type.Object(
+    { apiVersion: Type.Literal(API_VERSION), kind: Type.Literal(kind), metadata: Metadata, spec },
+    { additionalProperties: false, title: `eventops ${kind}`, description },
+  );
+}

@@ -2,7 +2,7 @@
 // the DAG whatever its outcome. Rules that span fields (a docker task needs an image, needs must
 // exist, no cycles) are checked by the semantic validator, not here.
 import { Type, type Static } from '@sinclair/typebox';
-import { Duration, Metadata, Name, SecretRef, Selector, VariableName } from './common.js';
+import { definitionSchema, Duration, Name, SecretRef, Selector, VariableName } from './common.js';
 
 const strict = { additionalProperties: false } as const;
 
@@ -93,13 +93,5 @@ export const PipelineSpec = Type.Object(
 );
 export type PipelineSpec = Static<typeof PipelineSpec>;
 
-export const Pipeline = Type.Object(
-  {
-    apiVersion: Type.Literal('eventops.dev/v1'),
-    kind: Type.Literal('Pipeline'),
-    metadata: Metadata,
-    spec: PipelineSpec,
-  },
-  { ...strict, title: 'eventops Pipeline', description: 'What runs: a DAG of tasks.' },
-);
+export const Pipeline = definitionSchema('Pipeline', PipelineSpec, 'What runs: a DAG of tasks.');
 export type Pipeline = Static<typeof Pipeline>;

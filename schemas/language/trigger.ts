@@ -1,7 +1,7 @@
 // The Trigger kind: which events start which pipelines, with filters, a slash-command,
 // a schedule, dedupe and reporting.
 import { Type, type Static } from '@sinclair/typebox';
-import { Duration, Metadata, Name } from './common.js';
+import { definitionSchema, Duration, Name } from './common.js';
 
 const strict = { additionalProperties: false } as const;
 
@@ -61,13 +61,5 @@ export const TriggerSpec = Type.Object(
 );
 export type TriggerSpec = Static<typeof TriggerSpec>;
 
-export const Trigger = Type.Object(
-  {
-    apiVersion: Type.Literal('eventops.dev/v1'),
-    kind: Type.Literal('Trigger'),
-    metadata: Metadata,
-    spec: TriggerSpec,
-  },
-  { ...strict, title: 'eventops Trigger', description: 'Which events start which pipelines.' },
-);
+export const Trigger = definitionSchema('Trigger', TriggerSpec, 'Which events start which pipelines.');
 export type Trigger = Static<typeof Trigger>;

@@ -80,7 +80,10 @@ function taskFields(ctx: RuleContext, def: Definition<Pipeline>, path: Path, tas
   if ((type === 'docker' || type === 'kubernetes') && !task.image) {
     ctx.report(def, path, 'task-fields', `a ${type} task needs an \`image\`, e.g. \`image: node:20\``);
   }
-  if (type === 'local' || type === 'ssh' || type === 'agent') misplaced('image', `applies to docker and kubernetes tasks, not to a ${type} task`);
+  if (type === 'local' || type === 'ssh' || type === 'agent') {
+    const hint = task.type === undefined ? ' (the default type); add `type: docker` or `type: kubernetes` to run in a container' : '';
+    misplaced('image', `applies to docker and kubernetes tasks, not to a ${type} task${hint}`);
+  }
   if (type === 'pipeline') {
     if (!task.pipeline) ctx.report(def, path, 'task-fields', 'a pipeline task needs `pipeline: NAME`, the pipeline to run');
     for (const f of ['commands', 'image', 'outputs'] as const) misplaced(f, 'does not apply to a pipeline task (its outputs are the called pipeline\'s outputs)');
