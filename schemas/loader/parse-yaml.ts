@@ -82,7 +82,12 @@ function parseWithPositions(file: SourceFile): { documents: YamlDocument[]; diag
     }
     // Empty documents (only comments, or a trailing `---`) hold no definition.
     if (doc.errors.length > 0 || doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return;
-    documents.push(makeDocument(file.path, index, doc, toPosition));
+    try {
+      documents.push(makeDocument(file.path, index, doc, toPosition));
+    } catch (error) {
+      // Parsed, but not convertible to values: an alias to an anchor that does not exist, say.
+      diagnostics.push({ file: file.path, ...toPosition(doc.contents.range?.[0] ?? 0), severity: 'error', rule: 'yaml-syntax', message: `YAML: ${firstLine(error instanceof Error ? error.message : String(error))}` });
+    }
   });
   return { documents, diagnostics };
 }
