@@ -5,6 +5,7 @@
 import jsyaml from 'js-yaml';
 import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
 import type { Diagnostic, Position } from './diagnostic.js';
+import { documentStarts } from './document-starts.js';
 
 export type PathSegment = string | number;
 export type Path = readonly PathSegment[];
@@ -40,6 +41,10 @@ export function parseYamlFile(file: SourceFile): { documents: YamlDocument[]; di
     return parseWithPositions(file);
   }
   const located = lazy(() => parseWithPositions(file).documents);
+  const starts = lazy(() => {
+    const found = documentStarts(file.text);
+    return found.length === values.length ? found : [];
+  });
   const documents: YamlDocument[] = [];
   values.forEach((value, index) => {
     if (value === null || value === undefined) return;
@@ -49,7 +54,8 @@ export function parseYamlFile(file: SourceFile): { documents: YamlDocument[]; di
       file: file.path,
       index,
       value,
-      locate: (path, at) => precise()?.locate(path, at) ?? { line: 1, column: 1 },
+      // The document's own position comes from a line scan; any other needs the exact parse.
+      locate: (path, at) => (path.length === 0 ? starts()[index] : undefined) ?? precise()?.locate(path, at) ?? { line: 1, column: 1 },
       sourceText: (path) => precise()?.sourceText(path),
     });
   });
