@@ -14,6 +14,5 @@ const code = await cli.run(process.argv.slice(2), {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
   cwd: process.cwd(),
-  isTTY: Boolean(process.stdout.isTTY),
 });
 process.exitCode = code;

@@ -28,5 +28,4 @@ export interface Io {
   out(text: string): void;
   err(text: string): void;
   cwd: string;
-  isTTY: boolean;
 }
