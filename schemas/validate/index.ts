@@ -1,6 +1,5 @@
 // Validation of definition sets: structure, semantics, diagnostics.
 export { validateFiles, RULES, type ValidationResult } from './validate-files.js';
 export type { Definition } from './definition.js';
-export { findCycle } from './rules/pipelines.js';
 export { secretLike } from './rules/secrets.js';
 export { templateOrigins, originResolver, toPointer } from './template-origins.js';

@@ -4,6 +4,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { KindSchemas, type Kind } from '../language/index.js';
 import type { Diagnostic } from '../loader/diagnostic.js';
 import type { PathSegment, YamlDocument } from '../loader/parse-yaml.js';
+import { suggestion } from './suggest.js';
 
 let validators: Map<Kind, ValidateFunction> | undefined;
 
@@ -47,7 +48,7 @@ function explain(errors: ErrorObject[], value: unknown, doc: YamlDocument): Diag
         const allowed = Object.keys((error.parentSchema as { properties?: object }).properties ?? {});
         target = [...path, field];
         at = 'key';
-        message = `unknown field \`${field}\` in ${where}; allowed fields: ${allowed.join(', ')}${suggest(field, allowed)}`;
+        message = `unknown field \`${field}\` in ${where}; allowed fields: ${allowed.join(', ')}${suggestion(field, allowed)}`;
         break;
       }
       case 'type':
@@ -134,26 +135,6 @@ function unionText(branches: object[]): string {
     .join(' or ');
 }
 
-function suggest(field: string, allowed: string[]): string {
-  const close = allowed.find((a) => distance(a.toLowerCase(), field.toLowerCase()) <= 2);
-  return close ? ` (did you mean \`${close}\`?)` : '';
-}
-
 function lowerFirst(s: string): string {
   return s.charAt(0).toLowerCase() + s.slice(1);
-}
-
-/** Levenshtein distance, for "did you mean" hints on short field names. */
-export function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0] as number;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j] as number;
-      row[j] = Math.min((row[j] as number) + 1, (row[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length] as number;
 }

@@ -1,7 +1,6 @@
 // Validates a whole set of files (a repository) at once: parse, classify, schema-check,
 // then run every semantic rule across the set. Pure: the same files give the same result.
-import type { Diagnostic } from '../loader/diagnostic.js';
-import { sortDiagnostics } from '../loader/diagnostic.js';
+import { sortDiagnostics, type Diagnostic } from '../loader/diagnostic.js';
 import { parseYamlFile, type SourceFile } from '../loader/parse-yaml.js';
 import { toDefinition } from './classify.js';
 import { createContext, type Rule } from './context.js';

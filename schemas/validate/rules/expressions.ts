@@ -13,10 +13,11 @@ import {
   type Scope,
 } from '../../expressions/index.js';
 import type { Pipeline, Task, Trigger } from '../../language/index.js';
-import type { Path, PathSegment } from '../../loader/parse-yaml.js';
+import type { Path } from '../../loader/parse-yaml.js';
+import { templateStrings } from '../template-strings.js';
 import type { Rule, RuleContext } from '../context.js';
 import type { Definition } from '../definition.js';
-import { suggestion } from './pipelines.js';
+import { suggestion } from '../suggest.js';
 
 const EVENT_FIELDS = ['id', 'source', 'type', 'subject', 'labels', 'headers', 'body', 'time'];
 const RUN_FIELDS = ['id', 'status', 'revision', 'source', 'pipeline', 'startedAt', 'url'];
@@ -42,7 +43,7 @@ export const expressionReferences: Rule = (ctx) => {
   for (const def of ctx.definitions) {
     if (def.kind === 'Pipeline') checkPipeline(ctx, def as Definition<Pipeline>);
     if (def.kind === 'Trigger') checkTrigger(ctx, def as Definition<Trigger>);
-    if (def.kind === 'Actuator') for (const [path, text] of templates(def.value, [])) notEvaluated(ctx, def, path, text);
+    if (def.kind === 'Actuator') for (const [path, text] of templateStrings(def.value, [])) notEvaluated(ctx, def, path, text);
   }
 };
 
@@ -62,7 +63,7 @@ function checkPipeline(ctx: RuleContext, def: Definition<Pipeline>): void {
   const upstreamMain = upstream(main);
   const upstreamFinally = upstream(fin);
   const mainNames = main.map((t) => t.name);
-  for (const [path, text] of templates(spec, ['spec'])) {
+  for (const [path, text] of templateStrings(spec, ['spec'])) {
     const [, group, index, field] = path as [string, string, number, string];
     let site: Site;
     if ((group === 'tasks' || group === 'finally') && typeof index === 'number') {
@@ -87,14 +88,14 @@ function checkTrigger(ctx: RuleContext, def: Definition<Trigger>): void {
   const spec = def.value.spec;
   const triggerSite: Site = { scope: 'trigger', roots: scopeVariables('trigger') };
   (spec.pipelines ?? []).forEach((p, i) => {
-    for (const [path, text] of templates(p.inputs ?? {}, ['spec', 'pipelines', i, 'inputs'])) checkText(ctx, def, path, text, triggerSite);
+    for (const [path, text] of templateStrings(p.inputs ?? {}, ['spec', 'pipelines', i, 'inputs'])) checkText(ctx, def, path, text, triggerSite);
   });
   if (spec.dedupe !== undefined) checkText(ctx, def, ['spec', 'dedupe'], spec.dedupe, triggerSite);
   (spec.filters ?? []).forEach((f, i) => {
     if (f.expr !== undefined) checkText(ctx, def, ['spec', 'filters', i, 'expr'], f.expr, { scope: 'filter', roots: scopeVariables('filter'), bare: true });
   });
   const evaluated = (path: Path) => path[1] === 'dedupe' || (path[1] === 'pipelines' && path[3] === 'inputs') || (path[1] === 'filters' && path[3] === 'expr');
-  for (const [path, text] of templates(spec, ['spec'])) if (!evaluated(path)) notEvaluated(ctx, def, path, text);
+  for (const [path, text] of templateStrings(spec, ['spec'])) if (!evaluated(path)) notEvaluated(ctx, def, path, text);
 }
 
 function checkText(ctx: RuleContext, def: Definition, path: Path, text: string, site: Site): void {
@@ -236,32 +237,4 @@ function upstream(tasks: Task[]): Map<string, Set<string>> {
   };
   for (const t of tasks) visit(t.name, new Set([t.name]));
   return memo;
-}
-
-/**
- * The strings inside `value` that hold `${{` (and every `if:`, which may be a bare expression),
- * with their paths. Most strings hold no template, so paths are only copied for those that do.
- */
-function templates(value: unknown, base: Path): [Path, string][] {
-  const out: [Path, string][] = [];
-  const path: PathSegment[] = [...base];
-  const visit = (v: unknown) => {
-    if (typeof v === 'string') {
-      if (hasTemplate(v) || path[path.length - 1] === 'if') out.push([[...path], v]);
-    } else if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) {
-        path.push(i);
-        visit(v[i]);
-        path.pop();
-      }
-    } else if (v !== null && typeof v === 'object') {
-      for (const k of Object.keys(v)) {
-        path.push(k);
-        visit((v as Record<string, unknown>)[k]);
-        path.pop();
-      }
-    }
-  };
-  visit(value);
-  return out;
 }

@@ -4,9 +4,9 @@
 import { hasTemplate } from '../../expressions/index.js';
 import type { InputType, Pipeline, PipelineInput } from '../../language/index.js';
 import type { Path } from '../../loader/parse-yaml.js';
-import { distance } from '../structure.js';
 import type { RuleContext } from '../context.js';
 import type { Definition } from '../definition.js';
+import { suggestion } from '../suggest.js';
 
 export function checkInputValues(
   ctx: RuleContext,
@@ -21,12 +21,11 @@ export function checkInputValues(
   for (const [name, value] of Object.entries(values)) {
     const input = declared.find((i) => i.name === name);
     if (!input) {
-      const close = names.find((n) => distance(n, name) <= 2);
       ctx.report(
         def,
         [...at, name],
         'input-unknown',
-        `pipeline \`${target.name}\` has no input \`${name}\`${close ? ` (did you mean \`${close}\`?)` : ''}; its inputs are: ${names.join(', ') || '(none)'}`,
+        `pipeline \`${target.name}\` has no input \`${name}\`${suggestion(name, names)}; its inputs are: ${names.join(', ') || '(none)'}`,
         { at: 'key' },
       );
       continue;

@@ -1,11 +1,11 @@
 // The shape of a pipeline beyond its schema: unique task names, `needs` that exist and make
 // no cycle, the fields each task type requires, contexts that exist, valid durations, and
 // `pipeline` tasks that name a pipeline of the same repository with the inputs it needs.
-import { parseDuration, type Pipeline, type Task } from '../../language/index.js';
+import { ActuatorTypes, parseDuration, type Pipeline, type Task } from '../../language/index.js';
 import type { Path } from '../../loader/parse-yaml.js';
 import type { Rule, RuleContext } from '../context.js';
 import type { Definition } from '../definition.js';
-import { distance } from '../structure.js';
+import { suggestion } from '../suggest.js';
 import { checkInputValues, literalProblem } from './input-values.js';
 
 type Group = 'tasks' | 'finally';
@@ -67,7 +67,7 @@ function duration(ctx: RuleContext, def: Definition, path: Path, value: string |
   }
 }
 
-const RUNS_COMMANDS = new Set(['local', 'ssh', 'agent', 'docker', 'kubernetes']);
+const RUNS_ON_ACTUATOR = new Set<string>(ActuatorTypes);
 
 function taskFields(ctx: RuleContext, def: Definition<Pipeline>, path: Path, task: Task, contexts: Set<string>): void {
   const type = task.type ?? 'local';
@@ -96,7 +96,7 @@ function taskFields(ctx: RuleContext, def: Definition<Pipeline>, path: Path, tas
   } else {
     misplaced('approvers', 'applies only to tasks of `type: approval`');
   }
-  if (!RUNS_COMMANDS.has(type)) misplaced('actuatorSelector', `does not apply to a ${type} task, which runs on no actuator`);
+  if (!RUNS_ON_ACTUATOR.has(type)) misplaced('actuatorSelector', `does not apply to a ${type} task, which runs on no actuator`);
   duration(ctx, def, [...path, 'timeout'], task.timeout);
   duration(ctx, def, [...path, 'retries', 'backoff'], task.retries?.backoff);
   const outputNames = new Set<string>();
@@ -192,9 +192,4 @@ function pipelineCycles(ctx: RuleContext): void {
   const group = spec.tasks.some((t) => t.pipeline === cycle[1]) ? 'tasks' : 'finally';
   const index = (spec[group] ?? []).findIndex((t) => t.pipeline === cycle[1]);
   ctx.report(def, ['spec', group, index, 'pipeline'], 'pipeline-cycle', `pipelines call each other in a cycle: ${cycle.join(' → ')}; a run would never end`);
-}
-
-export function suggestion(name: string, candidates: string[]): string {
-  const close = candidates.filter((c) => distance(c, name) <= Math.max(2, Math.floor(name.length / 3)));
-  return close.length > 0 ? ` (did you mean \`${close[0]}\`?)` : '';
 }

@@ -1,14 +1,14 @@
 // A task that no actuator of the repository can run is probably a typo in its tags. Only a
 // warning: actuators may come from another source.
-import type { ActuatorType, Actuator, Pipeline, Task } from '../../language/index.js';
+import { ActuatorTypes, type Actuator, type Pipeline, type Task } from '../../language/index.js';
 import type { Rule } from '../context.js';
 
-const RUNNER_TYPES = new Set<string>(['local', 'ssh', 'docker', 'kubernetes', 'agent']);
+const RUNS_ON_ACTUATOR = new Set<string>(ActuatorTypes);
 
 export const selectorsSatisfied: Rule = (ctx) => {
   const actuators = ctx.actuators.map((a) => {
     const spec = a.value.spec as Actuator['spec'];
-    const type = (['local', 'ssh', 'docker', 'kubernetes', 'agent'] as ActuatorType[]).find((t) => spec[t] !== undefined);
+    const type = ActuatorTypes.find((t) => spec[t] !== undefined);
     return { type, tags: new Set(spec.tags ?? []) };
   });
   for (const def of ctx.pipelines.values()) {
@@ -16,7 +16,7 @@ export const selectorsSatisfied: Rule = (ctx) => {
     for (const group of ['tasks', 'finally'] as const) {
       (spec[group] ?? []).forEach((task: Task, i) => {
         const type = task.type ?? 'local';
-        if (!RUNNER_TYPES.has(type)) return;
+        if (!RUNS_ON_ACTUATOR.has(type)) return;
         const selector = task.actuatorSelector ?? spec.actuatorSelector;
         const tags = selector?.tags ?? [];
         if (actuators.some((a) => a.type === type && tags.every((t) => a.tags.has(t)))) return;

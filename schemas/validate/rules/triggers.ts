@@ -6,7 +6,7 @@ import { parseDuration, type Trigger } from '../../language/index.js';
 import type { Rule, RuleContext } from '../context.js';
 import type { Definition } from '../definition.js';
 import { checkInputValues } from './input-values.js';
-import { suggestion } from './pipelines.js';
+import { suggestion } from '../suggest.js';
 
 const SOURCE = /^(github|api|nats|schedule|webhook\/[a-z0-9]([-a-z0-9]*[a-z0-9])?)$/;
 const FILTER_ROOTS = ['body', 'headers', 'labels', 'subject', 'source', 'type', 'id'];
