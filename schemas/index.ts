@@ -6,3 +6,4 @@ export * from './loader/index.js';
 export * from './validate/index.js';
 export * from './expressions/index.js';
 export { detectLegacy, convertLegacy, gjsonToCel, type LegacyConversion, type LegacyFormat } from './legacy/index.js';
+export * as storage from './database/index.js';

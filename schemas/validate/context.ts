@@ -15,12 +15,24 @@ export interface RuleContext {
   triggers: Definition<Trigger>[];
   /** Names that exist but failed the schema: references to them are not reported again. */
   invalidNames: Set<string>;
+  /**
+   * Whether a per-definition rule should check `def` in this pass. Always true for a full
+   * validation; an incremental one checks only what changed and what refers to it.
+   */
+  checks(def: Definition): boolean;
   report(def: Definition, path: Path, rule: string, message: string, options?: { severity?: Severity; at?: 'value' | 'key' }): void;
 }
 
 export type Rule = (ctx: RuleContext) => void;
 
-export function createContext(definitions: Definition[], diagnostics: Diagnostic[]): RuleContext {
+export interface ContextOptions {
+  checks?: (def: Definition) => boolean;
+  /** Receives each finding with the definition it is about (defaults to pushing into `diagnostics`). */
+  sink?: (diagnostic: Diagnostic, def: Definition) => void;
+}
+
+export function createContext(definitions: Definition[], diagnostics: Diagnostic[], options: ContextOptions = {}): RuleContext {
+  const sink = options.sink ?? ((d: Diagnostic) => diagnostics.push(d));
   const valid = definitions.filter((d) => d.valid);
   const pipelines = new Map<string, Definition<Pipeline>>();
   for (const d of valid) if (d.kind === 'Pipeline' && !pipelines.has(d.name)) pipelines.set(d.name, d as Definition<Pipeline>);
@@ -31,9 +43,10 @@ export function createContext(definitions: Definition[], diagnostics: Diagnostic
     pipelines,
     triggers: valid.filter((d) => d.kind === 'Trigger') as Definition<Trigger>[],
     invalidNames: new Set(definitions.filter((d) => !d.valid && d.name).map((d) => `${d.kind}/${d.name}`)),
+    checks: options.checks ?? (() => true),
     report(def, path, rule, message, options = {}) {
       const position = def.locate(path, options.at);
-      diagnostics.push({ file: def.file, ...position, severity: options.severity ?? 'error', rule, message });
+      sink({ file: def.file, ...position, severity: options.severity ?? 'error', rule, message }, def);
     },
   };
 }

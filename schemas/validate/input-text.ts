@@ -6,8 +6,21 @@ import type { Path } from '../loader/parse-yaml.js';
 import type { RuleContext } from './context.js';
 import type { Definition } from './definition.js';
 
-export function keepInputText(ctx: RuleContext): void {
+/** Returns the definitions whose values it changed. */
+export function keepInputText(ctx: RuleContext): Set<Definition> {
+  const changed = new Set<Definition>();
+  const text = (def: Definition, path: Path, value: unknown): unknown => {
+    const kept = textOf(def, path, value);
+    if (kept !== value) changed.add(def);
+    return kept;
+  };
+  const keepText = (def: Definition<Pipeline> | Definition<Trigger>, at: Path, values: Record<string, unknown>, target: Definition<Pipeline>): void => {
+    for (const input of target.value.spec.inputs ?? []) {
+      if (isString(input) && input.name in values) values[input.name] = text(def, [...at, input.name], values[input.name]);
+    }
+  };
   for (const def of ctx.pipelines.values()) {
+    if (!ctx.checks(def)) continue;
     const spec = def.value.spec;
     (spec.inputs ?? []).forEach((input, i) => {
       if (!isString(input)) return;
@@ -22,24 +35,20 @@ export function keepInputText(ctx: RuleContext): void {
     }
   }
   for (const def of ctx.triggers) {
+    if (!ctx.checks(def)) continue;
     (def.value.spec.pipelines ?? []).forEach((p, i) => {
       const target = ctx.pipelines.get(p.name);
       if (target && p.inputs) keepText(def, ['spec', 'pipelines', i, 'inputs'], p.inputs, target);
     });
   }
-}
-
-function keepText(def: Definition<Pipeline> | Definition<Trigger>, at: Path, values: Record<string, unknown>, target: Definition<Pipeline>): void {
-  for (const input of target.value.spec.inputs ?? []) {
-    if (isString(input) && input.name in values) values[input.name] = text(def, [...at, input.name], values[input.name]);
-  }
+  return changed;
 }
 
 function isString(input: PipelineInput): boolean {
   return (input.type ?? 'string') === 'string';
 }
 
-function text(def: Definition, path: Path, value: unknown): unknown {
+function textOf(def: Definition, path: Path, value: unknown): unknown {
   if (typeof value !== 'number' && typeof value !== 'boolean') return value;
   return def.document.sourceText(path) ?? String(value);
 }

@@ -41,6 +41,7 @@ interface Site {
 
 export const expressionReferences: Rule = (ctx) => {
   for (const def of ctx.definitions) {
+    if (!ctx.checks(def)) continue;
     if (def.kind === 'Pipeline') checkPipeline(ctx, def as Definition<Pipeline>);
     if (def.kind === 'Trigger') checkTrigger(ctx, def as Definition<Trigger>);
     if (def.kind === 'Actuator') for (const [path, text] of templateStrings(def.value, [])) notEvaluated(ctx, def, path, text);

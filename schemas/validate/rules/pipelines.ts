@@ -11,12 +11,8 @@ import { checkInputValues, literalProblem } from './input-values.js';
 type Group = 'tasks' | 'finally';
 
 export const pipelineShape: Rule = (ctx) => {
-  for (const def of ctx.pipelines.values()) checkPipeline(ctx, def);
-  for (const def of ctx.definitions) {
-    // Duplicate pipeline names are reported by uniqueNames; still check the shadowed ones.
-    if (def.kind === 'Pipeline' && ctx.pipelines.get(def.name) !== def) checkPipeline(ctx, def as Definition<Pipeline>);
-  }
-  pipelineCycles(ctx);
+  // Duplicate pipeline names are reported by uniqueNames; the shadowed ones are checked too.
+  for (const def of ctx.definitions) if (def.kind === 'Pipeline' && ctx.checks(def)) checkPipeline(ctx, def as Definition<Pipeline>);
 };
 
 function checkPipeline(ctx: RuleContext, def: Definition<Pipeline>): void {
@@ -178,8 +174,8 @@ export function findCycle(graph: Map<string, string[]>): string[] | undefined {
   return undefined;
 }
 
-/** A pipeline that (through pipeline tasks) runs itself would never end. */
-function pipelineCycles(ctx: RuleContext): void {
+/** A pipeline that (through pipeline tasks) runs itself would never end. Looks at the whole set. */
+export const pipelineCycles: Rule = (ctx) => {
   const graph = new Map<string, string[]>();
   for (const [name, def] of ctx.pipelines) {
     const spec = def.value.spec;
@@ -192,4 +188,4 @@ function pipelineCycles(ctx: RuleContext): void {
   const group = spec.tasks.some((t) => t.pipeline === cycle[1]) ? 'tasks' : 'finally';
   const index = (spec[group] ?? []).findIndex((t) => t.pipeline === cycle[1]);
   ctx.report(def, ['spec', group, index, 'pipeline'], 'pipeline-cycle', `pipelines call each other in a cycle: ${cycle.join(' → ')}; a run would never end`);
-}
+};

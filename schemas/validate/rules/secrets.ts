@@ -60,6 +60,7 @@ function decodesToPrivateKey(text: string): boolean {
 
 export const noSecretLiterals: Rule = (ctx) => {
   for (const def of ctx.all) {
+    if (!ctx.checks(def)) continue;
     const path: PathSegment[] = [];
     const visit = (value: unknown, key: string | number | undefined) => {
       if (typeof value === 'string') {

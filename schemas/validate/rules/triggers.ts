@@ -12,7 +12,7 @@ const SOURCE = /^(github|api|nats|schedule|webhook\/[a-z0-9]([-a-z0-9]*[a-z0-9])
 const FILTER_ROOTS = ['body', 'headers', 'labels', 'subject', 'source', 'type', 'id'];
 
 export const triggerShape: Rule = (ctx) => {
-  for (const def of ctx.triggers) checkTrigger(ctx, def);
+  for (const def of ctx.triggers) if (ctx.checks(def)) checkTrigger(ctx, def);
 };
 
 function checkTrigger(ctx: RuleContext, def: Definition<Trigger>): void {

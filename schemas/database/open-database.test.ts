@@ -1,0 +1,39 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../../test/helpers/postgres.js';
+import { openDatabase, type Database } from './open-database.js';
+import { sources } from './tables.js';
+
+describe('openDatabase', () => {
+  const cleanup: Array<() => Promise<void>> = [];
+  afterAll(async () => {
+    for (const fn of cleanup.reverse()) await fn();
+  });
+
+  it('applies the migrations on PostgreSQL, twice without harm, and locks across pools', async () => {
+    const test: TestDatabase = await createTestDatabase();
+    cleanup.push(() => test.drop());
+    const [a, b] = await Promise.all([openDatabase({ url: test.url, dataDir: '' }), openDatabase({ url: test.url, dataDir: '' })]);
+    cleanup.push(() => a.close(), () => b.close());
+    await a.db.insert(sources).values({ name: 'ops', type: 'git', location: 'https://example.invalid/x.git' });
+    expect(await b.db.select().from(sources)).toHaveLength(1);
+
+    let inner: Awaited<ReturnType<Database['tryWithLock']>> | undefined;
+    const outer = await a.tryWithLock('source:ops', async () => {
+      inner = await b.tryWithLock('source:ops', async () => 'second');
+      return 'first';
+    });
+    expect(outer).toEqual({ acquired: true, value: 'first' });
+    expect(inner).toEqual({ acquired: false });
+    expect(await b.tryWithLock('source:ops', async () => 'after')).toEqual({ acquired: true, value: 'after' });
+  });
+
+  it('applies the same migrations on the embedded PGlite', async () => {
+    const db = await openDatabase({ dataDir: '', inMemory: true });
+    cleanup.push(() => db.close());
+    await db.db.insert(sources).values({ name: 'local', type: 'local', location: '/tmp/defs' });
+    const rows = await db.db.select().from(sources);
+    expect(rows[0]).toMatchObject({ name: 'local', conditions: [], history: [] });
+    const held = await db.tryWithLock('x', async () => db.tryWithLock('x', async () => 1));
+    expect(held).toEqual({ acquired: true, value: { acquired: false } });
+  });
+});

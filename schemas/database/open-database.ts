@@ -1,0 +1,124 @@
+// Opens the database eventops keeps its state in: PostgreSQL when a URL is configured, else the
+// embedded PGlite in the data folder. Applies the committed migrations first (once, under an
+// advisory lock, so several processes starting together do not race), and offers the one lock
+// primitive the reconciler needs. Called by the composition root only.
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createHash } from 'node:crypto';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import * as tables from './tables.js';
+
+export type Tables = typeof tables;
+/** The drizzle database, whichever driver is underneath. */
+export type Db = PgDatabase<PgQueryResultHKT, Tables>;
+
+export interface Database {
+  db: Db;
+  driver: 'postgres' | 'pglite';
+  /**
+   * Runs `fn` holding the lock named `key` across every process on this database (a Postgres
+   * session advisory lock; in-process for PGlite, which one process owns). Does not wait:
+   * when another holder has it, returns `{ acquired: false }`.
+   */
+  tryWithLock<T>(key: string, fn: () => Promise<T>): Promise<{ acquired: true; value: T } | { acquired: false }>;
+  /** Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  /** `postgres://…`; absent → PGlite under `dataDir`. */
+  url?: string;
+  /** Folder for the embedded database (`<dataDir>/pglite`). */
+  dataDir: string;
+  /** PGlite only: keep everything in memory (tests). */
+  inMemory?: boolean;
+}
+
+const MIGRATION_LOCK = 'eventops:migrations';
+
+/** The committed migrations: next to this file in the source tree, or back in it from `dist/`. */
+export function migrationsFolder(): string {
+  const here = fileURLToPath(new URL('./migrations', import.meta.url));
+  if (existsSync(here)) return here;
+  return fileURLToPath(new URL('../../../schemas/database/migrations', import.meta.url));
+}
+
+/** A signed 64-bit key for `pg_try_advisory_lock`, stable for a given name. */
+export function lockKey(name: string): string {
+  return createHash('sha256').update(name).digest().readBigInt64BE(0).toString();
+}
+
+export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
+  return options.url ? openPostgres(options.url) : openPglite(options);
+}
+
+async function openPostgres(url: string): Promise<Database> {
+  const { default: pg } = await import('pg');
+  const { drizzle } = await import('drizzle-orm/node-postgres');
+  const { migrate } = await import('drizzle-orm/node-postgres/migrator');
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  // An idle client that loses its server must not crash the process.
+  pool.on('error', () => undefined);
+  const db = drizzle(pool, { schema: tables });
+  const session = async <T>(key: string, wait: boolean, fn: () => Promise<T>) => {
+    const client = await pool.connect();
+    try {
+      if (wait) await client.query('select pg_advisory_lock($1::bigint)', [lockKey(key)]);
+      else {
+        const { rows } = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1::bigint) as ok', [lockKey(key)]);
+        if (!rows[0]?.ok) return { acquired: false as const };
+      }
+      try {
+        return { acquired: true as const, value: await fn() };
+      } finally {
+        await client.query('select pg_advisory_unlock($1::bigint)', [lockKey(key)]);
+      }
+    } finally {
+      client.release();
+    }
+  };
+  try {
+    await session(MIGRATION_LOCK, true, () => migrate(db, { migrationsFolder: migrationsFolder() }));
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
+  let closed: Promise<void> | undefined;
+  return {
+    db: db as unknown as Db,
+    driver: 'postgres',
+    tryWithLock: (key, fn) => session(key, false, fn),
+    close: () => (closed ??= pool.end()),
+  };
+}
+
+async function openPglite(options: OpenDatabaseOptions): Promise<Database> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { drizzle } = await import('drizzle-orm/pglite');
+  const { migrate } = await import('drizzle-orm/pglite/migrator');
+  let dataDir: string | undefined;
+  if (!options.inMemory) {
+    dataDir = join(options.dataDir, 'pglite');
+    mkdirSync(dataDir, { recursive: true });
+  }
+  const client = new PGlite(dataDir);
+  const db = drizzle(client, { schema: tables });
+  await migrate(db, { migrationsFolder: migrationsFolder() });
+  const held = new Set<string>();
+  let closed: Promise<void> | undefined;
+  return {
+    db: db as unknown as Db,
+    driver: 'pglite',
+    async tryWithLock(key, fn) {
+      if (held.has(key)) return { acquired: false };
+      held.add(key);
+      try {
+        return { acquired: true, value: await fn() };
+      } finally {
+        held.delete(key);
+      }
+    },
+    close: () => (closed ??= client.close()),
+  };
+}

@@ -1,0 +1,124 @@
+// The tables of eventops, in one place (drizzle). Migrations are generated from this file with
+// `npm run db:generate`, committed under `schemas/database/migrations/` and never edited after
+// they land; the server applies them at start-up, on PostgreSQL and on the embedded PGlite.
+import { sql } from 'drizzle-orm';
+import { bigint, bigserial, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+
+/** A condition of a source's status, Kubernetes-style: `Ready` is derived from the others. */
+export interface Condition {
+  type: 'Ready' | 'Reconciling' | 'FetchFailed' | 'ValidationFailed' | 'Stalled';
+  status: 'True' | 'False' | 'Unknown';
+  /** PascalCase, e.g. `Succeeded`, `AuthenticationFailed`, `ValidationFailed`. */
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+}
+
+/** One finding about a file of a revision, as stored (no secret ever reaches it). */
+export interface StoredDiagnostic {
+  file: string;
+  line: number;
+  column: number;
+  severity: 'error' | 'warning';
+  rule: string;
+  message: string;
+}
+
+/** Milliseconds spent in each step of one reconcile. */
+export type StepTimings = Record<string, number>;
+
+/** One reconcile that did something (new revision seen, a failure), newest first in `sources.history`. */
+export interface ReconcileAttempt {
+  at: string;
+  revision?: string;
+  /** `applied`, `invalid`, `failed`. */
+  outcome: string;
+  reason: string;
+  message: string;
+  durationMs: number;
+}
+
+export const sources = pgTable('sources', {
+  name: text('name').primaryKey(),
+  /** `git` or `local`. */
+  type: text('type').notNull(),
+  /** The repository URL (never with credentials) or the folder. */
+  location: text('location').notNull(),
+  ref: text('ref'),
+  dir: text('dir').notNull().default(''),
+  /** Hash of the source's configuration that shapes what gets applied (url, ref, dir, ignore, secrets). */
+  configHash: text('config_hash'),
+  /** The revision whose definitions are active; null until one applies. */
+  activeRevisionId: bigint('active_revision_id', { mode: 'number' }),
+  /** The last revision tried (applied or not), with the config hash it was tried with. */
+  lastRevision: text('last_revision'),
+  lastConfigHash: text('last_config_hash'),
+  conditions: jsonb('conditions').$type<Condition[]>().notNull().default(sql`'[]'::jsonb`),
+  history: jsonb('history').$type<ReconcileAttempt[]>().notNull().default(sql`'[]'::jsonb`),
+  lastAttemptAt: timestamp('last_attempt_at', { withTimezone: true }),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const revisions = pgTable(
+  'revisions',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    source: text('source')
+      .notNull()
+      .references(() => sources.name, { onDelete: 'cascade' }),
+    /** A git commit id, or `sha256:…` for a folder. */
+    commit: text('commit').notNull(),
+    configHash: text('config_hash').notNull(),
+    /** `applied` or `invalid` (not applied: see `errors`). */
+    status: text('status').notNull(),
+    /** Every error and warning, with file, line and column. */
+    diagnostics: jsonb('diagnostics').$type<StoredDiagnostic[]>().notNull().default(sql`'[]'::jsonb`),
+    errorCount: integer('error_count').notNull().default(0),
+    warningCount: integer('warning_count').notNull().default(0),
+    fileCount: integer('file_count').notNull().default(0),
+    definitionCount: integer('definition_count').notNull().default(0),
+    timings: jsonb('timings').$type<StepTimings>().notNull().default(sql`'{}'::jsonb`),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('revisions_source_id').on(t.source, t.id)],
+);
+
+/**
+ * Definitions, versioned by revision: a row is live from `addedRevisionId` until
+ * `removedRevisionId` (null while active). A revision that changes one file writes one row and
+ * closes one, and a run can still read the definition of the revision it started with.
+ */
+export const definitions = pgTable(
+  'definitions',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    source: text('source')
+      .notNull()
+      .references(() => sources.name, { onDelete: 'cascade' }),
+    kind: text('kind').notNull(),
+    /** `metadata.name`; for an Event (which has none) its file and document number, `events/x.yaml#1`. */
+    name: text('name').notNull(),
+    file: text('file').notNull(),
+    line: integer('line').notNull(),
+    column: integer('column').notNull(),
+    /** The original eventops format a converted file came from, e.g. `pipelineDefinition`. */
+    legacy: text('legacy'),
+    metadata: jsonb('metadata').notNull().default(sql`'{}'::jsonb`),
+    /** The v1 `spec` (for an Event: type, subject, labels and body). */
+    spec: jsonb('spec').notNull(),
+    /** sha256 of the definition's v1 value: unchanged content keeps its row. */
+    contentHash: text('content_hash').notNull(),
+    addedRevisionId: bigint('added_revision_id', { mode: 'number' }).notNull(),
+    removedRevisionId: bigint('removed_revision_id', { mode: 'number' }),
+  },
+  (t) => [
+    uniqueIndex('definitions_active').on(t.source, t.kind, t.name).where(sql`${t.removedRevisionId} is null`),
+    index('definitions_kind_active').on(t.kind).where(sql`${t.removedRevisionId} is null`),
+    index('definitions_history').on(t.source, t.addedRevisionId),
+  ],
+);
+
+export type SourceRow = typeof sources.$inferSelect;
+export type RevisionRow = typeof revisions.$inferSelect;
+export type DefinitionRow = typeof definitions.$inferSelect;
