@@ -2,10 +2,14 @@
 // maps outcomes to exit codes: 0 success, 1 the check failed, 2 a usage error.
 import { Command, CommanderError, Option } from 'commander';
 import { convertCommand } from './commands/convert.js';
+import { serveCommand } from './commands/serve.js';
+import { addSourcesCommands } from './commands/sources.js';
 import { validateCommand } from './commands/validate.js';
 import { OUTPUT_FORMATS, parseOutputFormat, UsageError, type Io } from './output.js';
 
-export const VERSION = '0.1.0';
+import { VERSION } from './version.js';
+
+export { VERSION };
 
 export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   const program = new Command('eventops')
@@ -32,6 +36,17 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .action(async (paths: string[]) => {
       setExit(await convertCommand(paths, io));
     });
+
+  program
+    .command('serve')
+    .description('start the server: the reconciler and the HTTP API (configured by eventops.yaml; embedded database when none is set)')
+    .option('-c, --config <file>', 'configuration file (default: EVENTOPS_CONFIG, else ./eventops.yaml when it exists)')
+    .option('-p, --port <port>', 'port to listen on (overrides server.port and PORT)')
+    .action(async (opts: { config?: string; port?: string }) => {
+      setExit(await serveCommand(opts, io));
+    });
+
+  addSourcesCommands(program.command('sources').description("the running server's sources: list, get, reconcile"), io, setExit);
 
   return program;
 }

@@ -28,4 +28,6 @@ export interface Io {
   out(text: string): void;
   err(text: string): void;
   cwd: string;
+  /** The environment commands read (EVENTOPS_SERVER, …); default process.env. Tests inject their own. */
+  env?: Record<string, string | undefined>;
 }

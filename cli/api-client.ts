@@ -1,0 +1,94 @@
+// How CLI commands talk to a running eventops server: a small fetch wrapper that turns the
+// server's `{ error: { code, message } }` answers and network failures into messages a person
+// can act on. The server comes from --server, else EVENTOPS_SERVER, else http://127.0.0.1:8080.
+import { UsageError } from './output.js';
+
+export const DEFAULT_SERVER = 'http://127.0.0.1:8080';
+
+/** An error answer of the server, with its status and code (e.g. 404 `NotFound`). */
+export class ApiRequestError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiRequestError';
+  }
+}
+
+export interface RequestOptions {
+  /** Give up after this long; default 30 s. `0` waits as long as the server takes. */
+  timeoutMs?: number;
+}
+
+export interface ApiClient {
+  /** The server's base URL, without a trailing slash. */
+  readonly server: string;
+  /** Resolves with the parsed JSON of a 2xx answer; rejects with ApiRequestError or a message naming the server. */
+  get(path: string, options?: RequestOptions): Promise<unknown>;
+  post(path: string, options?: RequestOptions): Promise<unknown>;
+}
+
+/** `--server` if given, else EVENTOPS_SERVER from `env`, else the default; a malformed URL is a usage error. */
+export function resolveServer(option: string | undefined, env: Record<string, string | undefined>): string {
+  const value = option || env.EVENTOPS_SERVER || DEFAULT_SERVER;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`the server must be a URL like ${DEFAULT_SERVER} (got ${JSON.stringify(value)})`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`the server URL must start with http:// or https:// (got ${JSON.stringify(value)})`);
+  return url.toString().replace(/\/+$/, '');
+}
+
+export function createApiClient(server: string): ApiClient {
+  const request = async (method: string, path: string, options: RequestOptions = {}): Promise<unknown> => {
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    let res: Response;
+    try {
+      res = await fetch(`${server}${path}`, { method, headers: { accept: 'application/json' }, signal: timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : null });
+    } catch (error) {
+      throw new Error(`cannot reach the eventops server at ${server}: ${describeFailure(error)} (start it with \`eventops serve\`, or set --server / EVENTOPS_SERVER)`, { cause: error });
+    }
+    const text = await res.text();
+    const body = parseJson(text);
+    if (res.ok) {
+      if (body === undefined) throw new Error(`the server at ${server} answered ${method} ${path} with something that is not JSON: is it an eventops server?`);
+      return body;
+    }
+    const error = errorOf(body);
+    if (error) throw new ApiRequestError(res.status, error.code, error.message);
+    throw new ApiRequestError(res.status, 'HttpError', `the server at ${server} answered ${method} ${path} with ${res.status} ${res.statusText}`.trimEnd());
+  };
+  return {
+    server,
+    get: (path, options) => request('GET', path, options),
+    post: (path, options) => request('POST', path, options),
+  };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function errorOf(body: unknown): { code: string; message: string } | undefined {
+  if (typeof body !== 'object' || body === null || !('error' in body)) return undefined;
+  const { error } = body;
+  if (typeof error !== 'object' || error === null || !('message' in error) || typeof error.message !== 'string') return undefined;
+  return { code: 'code' in error && typeof error.code === 'string' ? error.code : 'Error', message: error.message };
+}
+
+/** fetch hides the reason in `cause` (an AggregateError with no message when both ::1 and 127.0.0.1 were tried). */
+function describeFailure(error: unknown): string {
+  if (error instanceof Error && error.name === 'TimeoutError') return 'no answer in time';
+  let reason: unknown = error instanceof Error && error.cause !== undefined ? error.cause : error;
+  if (reason instanceof AggregateError && reason.errors.length > 0) reason = reason.errors[0];
+  if (reason instanceof Error) return reason.message || ('code' in reason && typeof reason.code === 'string' ? reason.code : reason.name);
+  return String(reason);
+}

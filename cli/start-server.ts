@@ -1,0 +1,63 @@
+// The composition root of `eventops serve`: configuration → logger → database (PostgreSQL or
+// the embedded PGlite, migrated) → reconciler → HTTP server. Everything with a connection is
+// built here, once, and closed in reverse order by `close()`.
+import { pino, type Logger } from 'pino';
+import { createSecretStore, type Config } from '../config/index.js';
+import { createReconciler, type ProcessReconciler } from '../reconciler/index.js';
+import { openDatabase, type Database } from '../schemas/database/index.js';
+import { createApp, startHttpServer } from '../webhooks/index.js';
+import { VERSION } from './version.js';
+
+export interface RunningServer {
+  url: string;
+  database: Database;
+  reconciler: ProcessReconciler;
+  logger: Logger;
+  /** Stops accepting requests, waits for reconciles in progress, closes the database. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface StartServerOptions {
+  logger?: Logger;
+  env?: Record<string, string | undefined>;
+  /** Start the reconcile timers and watches (default true). */
+  schedule?: boolean;
+}
+
+export async function startServer(config: Config, options: StartServerOptions = {}): Promise<RunningServer> {
+  const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'eventops' } });
+  const database = await openDatabase({ ...(config.databaseUrl ? { url: config.databaseUrl } : {}), dataDir: config.dataDir });
+  logger.info({ driver: database.driver, ...(database.driver === 'pglite' ? { dataDir: config.dataDir } : {}) }, 'database ready');
+  const reconciler = createReconciler({
+    database,
+    sources: config.sources,
+    dataDir: config.dataDir,
+    secrets: createSecretStore({ ...(options.env ? { env: options.env } : {}), ...(config.secretsDir ? { dir: config.secretsDir } : {}) }),
+    logger,
+    ...(options.schedule === false ? { schedule: false } : {}),
+  });
+  let http: Awaited<ReturnType<typeof startHttpServer>> | undefined;
+  try {
+    await reconciler.start();
+    http = await startHttpServer(createApp({ db: database.db, reconciler, version: VERSION, reportError: (err, context) => logger.error({ err, context }, 'request failed') }), { port: config.server.port, host: config.server.host });
+  } catch (error) {
+    await reconciler.close();
+    await database.close();
+    throw error;
+  }
+  logger.info({ url: http.url, sources: reconciler.sourceNames }, 'eventops is serving');
+  let closing: Promise<void> | undefined;
+  const server = http;
+  return {
+    url: server.url,
+    database,
+    reconciler,
+    logger,
+    close: () =>
+      (closing ??= (async () => {
+        await server.close();
+        await reconciler.close();
+        await database.close();
+      })()),
+  };
+}

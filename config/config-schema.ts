@@ -1,0 +1,69 @@
+// The one schema of eventops.yaml (TypeBox → JSON Schema, checked with Ajv). Every key has
+// its default here; docs/configuration.md describes them for users.
+import { Type, type Static } from '@sinclair/typebox';
+
+const SecretRef = Type.Object(
+  { secret: Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: 'a secret name such as GITHUB_TOKEN' }) },
+  { additionalProperties: false },
+);
+
+export const SourceConfigSchema = Type.Object(
+  {
+    /** Unique; also the namespace of the source's definitions. */
+    name: Type.String({ pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63, description: 'lowercase letters, digits and `-`' }),
+    /** A git repository over HTTP(S). Exactly one of `url` and `path`. */
+    url: Type.Optional(Type.String({ pattern: '^https?://', description: 'an http:// or https:// git URL' })),
+    /** A local folder (relative to the configuration file). */
+    path: Type.Optional(Type.String({ minLength: 1 })),
+    /** Branch, tag or full commit id; default: the repository's HEAD (git only). */
+    ref: Type.Optional(Type.String({ minLength: 1 })),
+    /** Sub-folder holding the definitions; default: the whole repository. */
+    dir: Type.Optional(Type.String()),
+    /** How often to look for a new revision; default 1m (git), 10m (folders, which are also watched). */
+    interval: Type.Optional(Type.String({ pattern: '^(\\d+(ms|s|m|h|d))+$', description: 'a duration such as 30s, 5m or 1h' })),
+    /** Network timeout of one git operation; default 60s. */
+    timeout: Type.Optional(Type.String({ pattern: '^(\\d+(ms|s|m|h|d))+$', description: 'a duration such as 30s, 5m or 1h' })),
+    /** Globs (relative to `dir`) of YAML files that are not definitions. */
+    ignore: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    auth: Type.Optional(Type.Object({ token: Type.Optional(SecretRef) }, { additionalProperties: false })),
+    /** Secrets this source's definitions may name (later issues resolve them at run time). */
+    secrets: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }))),
+  },
+  { additionalProperties: false },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    server: Type.Optional(
+      Type.Object(
+        {
+          /** PORT; default 8080. */
+          port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+          /** default 0.0.0.0 */
+          host: Type.Optional(Type.String({ minLength: 1 })),
+          /** Read-only routes without a token (tokens arrive with a later version); default false. */
+          anonymousRead: Type.Optional(Type.Boolean()),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    /** DATABASE_URL; absent → the embedded PGlite under `dataDir`. */
+    database: Type.Optional(Type.Object({ url: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })) }, { additionalProperties: false })),
+    /** REDIS_URL; absent → the embedded queue (used from the event-intake version on). */
+    redis: Type.Optional(Type.Object({ url: Type.Optional(Type.String({ pattern: '^rediss?://' })) }, { additionalProperties: false })),
+    /** EVENTOPS_DATA_DIR; default `.eventops` next to the configuration file (or the working folder). */
+    dataDir: Type.Optional(Type.String({ minLength: 1 })),
+    /** LOG_LEVEL; default info. */
+    log: Type.Optional(Type.Object({ level: Type.Optional(Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')])) }, { additionalProperties: false })),
+    /** Where secrets come from besides `EVENTOPS_SECRET_<NAME>`: a folder with one file per secret. */
+    secrets: Type.Optional(Type.Object({ dir: Type.Optional(Type.String({ minLength: 1 })) }, { additionalProperties: false })),
+    sources: Type.Optional(Type.Array(SourceConfigSchema)),
+    /** Generic webhook receivers and the GitHub App: read by later versions, accepted here. */
+    receivers: Type.Optional(Type.Array(Type.Object({ name: Type.String() }))),
+    github: Type.Optional(Type.Object({})),
+  },
+  { additionalProperties: false },
+);
+
+export type RawConfig = Static<typeof ConfigSchema>;
+export type RawSourceConfig = Static<typeof SourceConfigSchema>;

@@ -1,0 +1,75 @@
+// The writes of a reconcile. A valid revision applies in one transaction: its revision row,
+// definitions closed (changed or removed) and inserted (new or changed), and the source's active
+// revision switched — readers see the old set or the new one, never a mix. An invalid revision
+// is recorded with its diagnostics and changes no definition.
+import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { definitions, revisions, sources, type Condition, type Db, type ReconcileAttempt, type StepTimings, type StoredDiagnostic } from '../schemas/database/index.js';
+import type { DefinitionRecord } from './definition-rows.js';
+
+export interface RevisionFacts {
+  source: string;
+  commit: string;
+  configHash: string;
+  diagnostics: StoredDiagnostic[];
+  errorCount: number;
+  warningCount: number;
+  fileCount: number;
+  definitionCount: number;
+  timings: StepTimings;
+}
+
+export interface ApplyCounts {
+  revisionId: number;
+  inserted: number;
+  closed: number;
+}
+
+/** Rows per INSERT: 12 parameters each stays far below Postgres' 65,535-parameter limit. */
+const CHUNK = 1000;
+
+export async function applyRevision(db: Db, facts: RevisionFacts, records: readonly DefinitionRecord[]): Promise<ApplyCounts> {
+  return db.transaction(async (tx) => {
+    const [revision] = await tx.insert(revisions).values({ ...facts, status: 'applied' }).returning({ id: revisions.id });
+    const revisionId = (revision as { id: number }).id;
+    const active = await tx
+      .select({ id: definitions.id, kind: definitions.kind, name: definitions.name, contentHash: definitions.contentHash })
+      .from(definitions)
+      .where(and(eq(definitions.source, facts.source), isNull(definitions.removedRevisionId)));
+    const wanted = new Map(records.map((r) => [`${r.kind}/${r.name}`, r]));
+    const keep = new Set<string>();
+    const close: number[] = [];
+    for (const row of active) {
+      const key = `${row.kind}/${row.name}`;
+      if (wanted.get(key)?.contentHash === row.contentHash) keep.add(key);
+      else close.push(row.id);
+    }
+    for (let i = 0; i < close.length; i += CHUNK) {
+      await tx.update(definitions).set({ removedRevisionId: revisionId }).where(inArray(definitions.id, close.slice(i, i + CHUNK)));
+    }
+    const insert = records.filter((r) => !keep.has(`${r.kind}/${r.name}`));
+    for (let i = 0; i < insert.length; i += CHUNK) {
+      await tx.insert(definitions).values(insert.slice(i, i + CHUNK).map((r) => ({ ...r, source: facts.source, addedRevisionId: revisionId })));
+    }
+    await tx
+      .update(sources)
+      .set({ activeRevisionId: revisionId, lastRevision: facts.commit, lastConfigHash: facts.configHash, lastAttemptAt: sql`now()`, updatedAt: sql`now()` })
+      .where(eq(sources.name, facts.source));
+    return { revisionId, inserted: insert.length, closed: close.length };
+  });
+}
+
+/** Records a revision that is not applied; the active revision and its definitions stay. */
+export async function recordInvalidRevision(db: Db, facts: RevisionFacts): Promise<number> {
+  return db.transaction(async (tx) => {
+    const [revision] = await tx.insert(revisions).values({ ...facts, status: 'invalid' }).returning({ id: revisions.id });
+    await tx
+      .update(sources)
+      .set({ lastRevision: facts.commit, lastConfigHash: facts.configHash, lastAttemptAt: sql`now()`, updatedAt: sql`now()` })
+      .where(eq(sources.name, facts.source));
+    return (revision as { id: number }).id;
+  });
+}
+
+export async function saveStatus(db: Db, source: string, status: { conditions: Condition[]; history: ReconcileAttempt[] }): Promise<void> {
+  await db.update(sources).set({ ...status, updatedAt: sql`now()` }).where(eq(sources.name, source));
+}

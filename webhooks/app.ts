@@ -1,0 +1,52 @@
+// The HTTP application of eventops (hono): health, the read-only `/api/v1` routes and the
+// loopback-only reconcile request. Every answer is JSON; every error is `{ error: { code,
+// message } }`, and an unexpected failure is a 500 that tells the client nothing internal.
+import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { Db } from '../schemas/database/index.js';
+import type { Reconciler } from '../reconciler/index.js';
+import { ApiError, definitionsRoutes, sourcesRoutes } from './api/index.js';
+
+export interface AppDeps {
+  db: Db;
+  reconciler: Pick<Reconciler, 'requestReconcile' | 'sourceNames'>;
+  /** Sent as the `x-eventops-version` header of every answer. */
+  version: string;
+  /**
+   * Receives what a client must not see: a 500's cause, a reconcile nobody waited for that
+   * failed. Default: one line on stderr.
+   */
+  reportError?: (error: unknown, context: string) => void;
+}
+
+/** Builds the application; serve it with startHttpServer. */
+export function createApp(deps: AppDeps): Hono {
+  const reportError = deps.reportError ?? writeToStderr;
+  const app = new Hono();
+
+  app.use(async (c, next) => {
+    await next();
+    c.header('x-eventops-version', deps.version);
+  });
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.route('/api/v1', sourcesRoutes({ db: deps.db, reconciler: deps.reconciler, reportError }));
+  app.route('/api/v1', definitionsRoutes({ db: deps.db }));
+
+  app.notFound((c) => c.json({ error: { code: 'NotFound', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
+
+  app.onError((error, c) => {
+    if (error instanceof ApiError) return c.json({ error: { code: error.code, message: error.message } }, error.status);
+    // hono's own refusals (a malformed request it could not read).
+    if (error instanceof HTTPException && error.status < 500) return c.json({ error: { code: 'BadRequest', message: error.message || 'bad request' } }, error.status);
+    reportError(error, `${c.req.method} ${c.req.path}`);
+    return c.json({ error: { code: 'Internal', message: 'internal error; the server log has the details' } }, 500);
+  });
+
+  return app;
+}
+
+function writeToStderr(error: unknown, context: string): void {
+  const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  process.stderr.write(`eventops: ${context}: ${message}\n`);
+}

@@ -1,0 +1,18 @@
+// The HTTP side of eventops: the application (health, `/api/v1`) and serving it on a port.
+// Webhook receivers (`/webhooks/github`, `/webhooks/generic/<name>`) will live here too.
+export { createApp, type AppDeps } from './app.js';
+export { startHttpServer, type HttpServer, type HttpServerOptions } from './serve-http.js';
+export { DEFINITION_KINDS, isLoopbackAddress } from './api/index.js';
+export type {
+  ActiveRevisionDetail,
+  ActiveRevisionSummary,
+  ConditionStatus,
+  DefinitionItem,
+  DefinitionPage,
+  DiagnosticItem,
+  ErrorBody,
+  LastRevision,
+  RevisionItem,
+  SourceDetail,
+  SourceSummary,
+} from './api/index.js';

@@ -1,0 +1,50 @@
+// Puts a hono application on a port with @hono/node-server, and takes it down again without
+// waiting for idle keep-alive connections to time out.
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import type { Hono } from 'hono';
+
+export interface HttpServerOptions {
+  /** 0 picks a free port. */
+  port: number;
+  /** Default `0.0.0.0` (every IPv4 interface). */
+  host?: string;
+}
+
+export interface HttpServer {
+  /** Where a client on this machine reaches the server, e.g. `http://127.0.0.1:8080`. */
+  url: string;
+  port: number;
+  /** Stops accepting, ends open connections, resolves when closed. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Listens and resolves once the port is bound; rejects when it cannot be (e.g. in use). */
+export function startHttpServer(app: Hono, options: HttpServerOptions): Promise<HttpServer> {
+  const host = options.host ?? '0.0.0.0';
+  return new Promise((resolve, reject) => {
+    // Plain HTTP (no TLS or HTTP/2 options), so the server is a node:http Server.
+    const server = serve({ fetch: app.fetch, port: options.port, hostname: host }, (info: AddressInfo) => {
+      server.off('error', reject);
+      let closed: Promise<void> | undefined;
+      resolve({
+        url: `http://${urlHost(host)}:${info.port}`,
+        port: info.port,
+        close: () =>
+          (closed ??= new Promise<void>((done, fail) => {
+            server.close((error) => (error ? fail(error) : done()));
+            server.closeAllConnections();
+          })),
+      });
+    }) as Server;
+    server.once('error', reject);
+  });
+}
+
+/** A wildcard address is not something to connect to: use this machine's loopback instead. */
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}
