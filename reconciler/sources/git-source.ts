@@ -217,7 +217,8 @@ export function createGitSource(options: GitSourceOptions): DefinitionSource {
           }
         }
         const what = ref ? `ref '${ref}' (branch or tag)` : 'HEAD (the default branch; is the repository empty?)';
-        throw new SourceError('stalling', 'RefNotFound', clean(`${what} not found in ${where}: check ref`));
+        const hint = ref && /^[0-9a-f]{4,39}$/i.test(ref) ? ' (a commit needs its full 40-hex id)' : '';
+        throw new SourceError('stalling', 'RefNotFound', clean(`${what} not found in ${where}: check ref${hint}`));
       });
     },
 

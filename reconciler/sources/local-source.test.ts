@@ -224,6 +224,12 @@ describe('createLocalSource', () => {
     expect((await failure(snapshot.read(b))).reason).toBe('Changed');
   });
 
+  it('stops with Aborted (transient) when the signal is aborted', async () => {
+    put('a.yaml', 'a: 1\n');
+    const err = await failure(source().resolve(AbortSignal.abort()));
+    expect([err.kind, err.reason]).toEqual(['transient', 'Aborted']);
+  });
+
   it('is closed by close(), which is idempotent', async () => {
     put('a.yaml', 'a: 1\n');
     const src = source();
