@@ -26,6 +26,7 @@ export interface GitHttp {
   failure(): SourceError | undefined;
 }
 
+const STALE_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
 const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 /** One client per operation: it shares the operation's signal and remembers its failure. */
@@ -48,7 +49,16 @@ export function createGitHttp(options: GitHttpOptions): GitHttp {
       // memory; sending them whole gives a Content-Length, which some servers (CodeCommit) need.
       let body = req.body ? await collect(req.body) : undefined;
       if (body && options.thinPack && method === 'POST' && req.url.endsWith('/git-upload-pack')) body = withThinPack(body);
-      res = await fetch(req.url, { method, headers: req.headers, body, signal, redirect: 'follow' });
+      const send = () => fetch(req.url, { method, headers: req.headers, body, signal, redirect: 'follow' });
+      try {
+        res = await send();
+      } catch (err) {
+        // A kept-alive connection the server closed while this process was busy (a long sync
+        // keeps the event loop from noticing) fails before any response: these requests are
+        // idempotent, so one retry on a fresh connection is safe.
+        if (signal.aborted || !STALE_SOCKET_CODES.has(errorCode(err) ?? '')) throw err;
+        res = await send();
+      }
     } catch (err) {
       throw fail(err, what);
     }

@@ -57,8 +57,13 @@ function parseOptions(argv: readonly string[]): Options {
 function generateInChild(dir: string, files: number): void {
   const generator = pathToFileURL(join(ROOT, 'test/bench/generate-repository.ts')).href;
   const script = `const { generateRepository } = await import(process.argv[1]); generateRepository(process.argv[2], Number(process.argv[3]));`;
-  // The tsx loader flags this process runs with, minus profiling flags meant for this process.
-  const loader = process.execArgv.filter((a) => !a.startsWith('--cpu-prof') && !a.startsWith('--heap-prof'));
+  // Only the module-loader flags this process runs with (tsx's), not e.g. --cpu-prof meant for it.
+  const loader: string[] = [];
+  for (let i = 0; i < process.execArgv.length; i++) {
+    const arg = process.execArgv[i] as string;
+    if (/^--(require|import|loader|experimental-loader)=/.test(arg)) loader.push(arg);
+    else if (/^(--require|-r|--import|--loader|--experimental-loader)$/.test(arg)) loader.push(arg, process.execArgv[++i] as string);
+  }
   const child = spawnSync(process.execPath, [...loader, '--input-type=module', '-e', script, generator, dir, String(files)], { cwd: ROOT, encoding: 'utf8' });
   if (child.error) throw child.error;
   if (child.status !== 0) throw new Error(`generating the repository failed (exit ${child.status}):\n${child.stderr}`);
@@ -166,7 +171,17 @@ interface Sample {
   setupMs?: number;
 }
 
+/**
+ * Lets the event loop turn before a timed request. The git server runs in this process, and
+ * parsing, validating and PGlite (whose queries resolve without I/O) can hold the loop past the
+ * server's 5 s keep-alive: the server's expired idle timer has then not run yet, and a request
+ * written at once goes out on a socket the server closes unread (ECONNRESET). A webhook or
+ * timer would also start a reconcile from a fresh loop turn.
+ */
+const settle = () => new Promise<void>((resolve) => setTimeout(resolve, 20));
+
 async function timedReconcile(reconciler: ProcessReconciler): Promise<{ result: ReconcileResult; wallMs: number }> {
+  await settle();
   const started = performance.now();
   const result = await reconciler.requestReconcile(SOURCE);
   return { result, wallMs: performance.now() - started };
@@ -338,7 +353,7 @@ function saveResults(options: Options, fixture: Fixture, results: readonly Drive
     durationMs: spread(samples.map((s) => s.durationMs)),
   });
   return writeResults({
-    ...resultsHeader('reconcile', ['isomorphic-git', 'pg', '@electric-sql/pglite', 'drizzle-orm', 'yaml', 'ajv', '@marcbachmann/cel-js']),
+    ...resultsHeader('reconcile', ['isomorphic-git', 'pg', '@electric-sql/pglite', 'drizzle-orm', 'js-yaml', 'yaml', 'ajv', '@marcbachmann/cel-js']),
     postgres: spawnSync('psql', [serverUrl(), '-Atc', 'show server_version'], { encoding: 'utf8' }).stdout?.trim() || 'unknown',
     git: spawnSync('git', ['--version'], { encoding: 'utf8' }).stdout?.trim() || 'unknown',
     method: {
@@ -384,6 +399,10 @@ async function main(): Promise<void> {
     if (first) console.log(`\nrepository: ${options.files.toLocaleString('en-US')} files, ${first.definitions.toLocaleString('en-US')} definitions, 0 errors, ${first.warnings.toLocaleString('en-US')} warnings`);
     report(options.files, results);
     console.log(`results: ${saveResults(options, fixture, results, generateMs, commitMs)}`);
+  } catch (error) {
+    // What the git server saw last (status 0: never answered), to tell a server problem from a client one.
+    console.error(`last git requests: ${JSON.stringify(server.requests.slice(-6))}`);
+    throw error;
   } finally {
     await server.close();
   }
