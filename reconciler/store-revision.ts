@@ -24,8 +24,23 @@ export interface ApplyCounts {
   closed: number;
 }
 
-/** Rows per INSERT: 12 parameters each stays far below Postgres' 65,535-parameter limit. */
+/** Ids per UPDATE of retired definitions. */
 const CHUNK = 1000;
+
+/**
+ * One INSERT for any number of definitions: one array parameter per column, spread into rows by
+ * `unnest` (STYLE.md rule 9). Ten thousand rows cost one round trip and no per-value query
+ * building; JSON travels as text and is cast, which both PostgreSQL and PGlite accept.
+ */
+function insertDefinitions(source: string, revisionId: number, rows: readonly DefinitionRecord[]) {
+  const column = <T>(pick: (r: DefinitionRecord) => T) => sql.param(rows.map(pick));
+  return sql`insert into definitions (source, kind, name, file, line, "column", legacy, metadata, spec, content_hash, added_revision_id)
+    select ${source}, kind, name, file, line, col, legacy, metadata::jsonb, spec::jsonb, content_hash, ${revisionId}::bigint
+    from unnest(${column((r) => r.kind)}::text[], ${column((r) => r.name)}::text[], ${column((r) => r.file)}::text[],
+      ${column((r) => r.line)}::int[], ${column((r) => r.column)}::int[], ${column((r) => r.legacy)}::text[],
+      ${column((r) => JSON.stringify(r.metadata))}::text[], ${column((r) => JSON.stringify(r.spec))}::text[], ${column((r) => r.contentHash)}::text[])
+      as t(kind, name, file, line, col, legacy, metadata, spec, content_hash)`;
+}
 
 export async function applyRevision(db: Db, facts: RevisionFacts, records: readonly DefinitionRecord[]): Promise<ApplyCounts> {
   return db.transaction(async (tx) => {
@@ -47,9 +62,7 @@ export async function applyRevision(db: Db, facts: RevisionFacts, records: reado
       await tx.update(definitions).set({ removedRevisionId: revisionId }).where(inArray(definitions.id, close.slice(i, i + CHUNK)));
     }
     const insert = records.filter((r) => !keep.has(`${r.kind}/${r.name}`));
-    for (let i = 0; i < insert.length; i += CHUNK) {
-      await tx.insert(definitions).values(insert.slice(i, i + CHUNK).map((r) => ({ ...r, source: facts.source, addedRevisionId: revisionId })));
-    }
+    if (insert.length > 0) await tx.execute(insertDefinitions(facts.source, revisionId, insert));
     await tx
       .update(sources)
       .set({ activeRevisionId: revisionId, lastRevision: facts.commit, lastConfigHash: facts.configHash, lastAttemptAt: sql`now()`, updatedAt: sql`now()` })

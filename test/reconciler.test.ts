@@ -189,6 +189,31 @@ for (const driver of ['postgres', 'pglite'] as const) {
       expect(p7?.spec).toMatchObject({ tasks: [{ name: 'hello', timeout: '5m' }] });
     });
 
+    it('stores specs exactly as written: quotes, backslashes, unicode, empty values', async () => {
+      await freshRepo();
+      const tricky = `apiVersion: eventops.dev/v1
+kind: Pipeline
+metadata: { name: tricky, labels: { team: "ünïcødé ✓" } }
+spec:
+  tasks:
+    - name: quote
+      type: local
+      commands:
+        - 'echo "a \\"quoted\\" {x,y} \\\\ path" | tr -d "\\n"'
+        - "printf '%s\\t%s' 日本 '{}'"
+      env: { EMPTY: "", BRACES: "{1,2}", COMMA: "a,b" }
+`;
+      await repo.write({ 'pipelines/tricky.yaml': tricky });
+      await repo.commit('tricky');
+      const reconciler = await reconcilerFor(gitSource('tricky', git.url(repo.name), { auth: { token: { secret: 'GIT_TOKEN' } } }));
+      expect((await reconciler.requestReconcile('tricky')).outcome).toBe('applied');
+      const { parse } = await import('yaml');
+      const written = parse(tricky) as { metadata: unknown; spec: unknown };
+      const [row] = await database.db.select().from(definitions).where(eq(definitions.source, 'tricky'));
+      expect(row?.spec).toEqual(written.spec);
+      expect(row?.metadata).toEqual(written.metadata);
+    });
+
     it('applies again at the same revision when the source configuration changes (dir)', async () => {
       await freshRepo();
       await repo.write({ 'team-a/pipelines/a.yaml': pipeline('a'), 'team-b/pipelines/b.yaml': pipeline('b') });
