@@ -39,7 +39,7 @@ export const ConfigSchema = Type.Object(
         {
           /** PORT; default 8080. */
           port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
-          /** default 0.0.0.0 */
+          /** HOST; default 127.0.0.1 (this machine only: nothing is open to the network until API tokens exist). */
           host: Type.Optional(Type.String({ minLength: 1 })),
           /** Read-only routes without a token (tokens arrive with a later version); default false. */
           anonymousRead: Type.Optional(Type.Boolean()),
