@@ -1,3 +1,7 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../test/helpers/postgres.js';
 import { openDatabase, type Database } from './open-database.js';
@@ -25,6 +29,22 @@ describe('openDatabase', () => {
     expect(outer).toEqual({ acquired: true, value: 'first' });
     expect(inner).toEqual({ acquired: false });
     expect(await b.tryWithLock('source:ops', async () => 'after')).toEqual({ acquired: true, value: 'after' });
+  });
+
+  it('lets one process at a time open the embedded database in a folder, and takes over a dead owner\'s lock', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eventops-pglite-'));
+    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const first = await openDatabase({ dataDir: dir });
+    await expect(openDatabase({ dataDir: dir })).rejects.toThrow(`the embedded database in ${join(dir, 'pglite')} is in use by process ${process.pid}`);
+    await first.db.insert(sources).values({ name: 'kept', type: 'local', location: '/x' });
+    await first.close();
+    // A process that has exited left its lock behind: the next start takes it over.
+    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    writeFileSync(join(dir, 'pglite.pid'), gone);
+    const second = await openDatabase({ dataDir: dir });
+    expect(await second.db.select({ name: sources.name }).from(sources)).toEqual([{ name: 'kept' }]);
+    await second.close();
+    expect(existsSync(join(dir, 'pglite.pid'))).toBe(false);
   });
 
   it('applies the same migrations on the embedded PGlite', async () => {

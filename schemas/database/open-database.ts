@@ -2,7 +2,7 @@
 // embedded PGlite in the data folder. Applies the committed migrations first (once, under an
 // advisory lock, so several processes starting together do not race), and offers the one lock
 // primitive the reconciler needs. Called by the composition root only.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
@@ -98,13 +98,21 @@ async function openPglite(options: OpenDatabaseOptions): Promise<Database> {
   const { drizzle } = await import('drizzle-orm/pglite');
   const { migrate } = await import('drizzle-orm/pglite/migrator');
   let dataDir: string | undefined;
+  let release = () => undefined as void;
   if (!options.inMemory) {
     dataDir = join(options.dataDir, 'pglite');
     mkdirSync(dataDir, { recursive: true });
+    release = lockFolder(dataDir);
   }
   const client = new PGlite(dataDir);
   const db = drizzle(client, { schema: tables });
-  await migrate(db, { migrationsFolder: migrationsFolder() });
+  try {
+    await migrate(db, { migrationsFolder: migrationsFolder() });
+  } catch (error) {
+    await client.close();
+    release();
+    throw error;
+  }
   const held = new Set<string>();
   let closed: Promise<void> | undefined;
   return {
@@ -119,6 +127,46 @@ async function openPglite(options: OpenDatabaseOptions): Promise<Database> {
         held.delete(key);
       }
     },
-    close: () => (closed ??= client.close()),
+    close: () => (closed ??= client.close().finally(release)),
   };
+}
+
+/**
+ * The embedded database belongs to one process: a second one opening the same files would
+ * corrupt them. A lock file holds the owner's pid; one left by a process that is gone is taken
+ * over. Returns the release function.
+ */
+function lockFolder(dir: string): () => void {
+  const lock = join(dir, '..', 'pglite.pid');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      lockedHere.add(lock);
+      return () => {
+        lockedHere.delete(lock);
+        rmSync(lock, { force: true });
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = Number(readFileSync(lock, 'utf8'));
+      // Our own pid in a lock we did not take is a leftover of an earlier run (pid 1 in a container).
+      const inUse = owner === process.pid ? lockedHere.has(lock) : Number.isInteger(owner) && owner > 0 && alive(owner);
+      if (inUse) {
+        throw new Error(`the embedded database in ${dir} is in use by process ${owner}: stop that eventops, or set DATABASE_URL to share a PostgreSQL server between processes`);
+      }
+      rmSync(lock, { force: true });
+    }
+  }
+  throw new Error(`cannot lock the embedded database in ${dir}`);
+}
+
+const lockedHere = new Set<string>();
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
