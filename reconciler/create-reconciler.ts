@@ -110,9 +110,9 @@ export function createReconciler(deps: ReconcilerDeps): ProcessReconciler {
           signal: abort.signal,
           row,
           timings: {},
+          now,
         },
         (text) => redact(text, loop.secretValues),
-        now,
       );
     });
     if (!lock.acquired) {

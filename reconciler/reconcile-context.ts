@@ -35,6 +35,7 @@ export interface ReconcileContext {
   stats: SourceStats;
   logger: Logger;
   signal: AbortSignal;
+  now: () => Date;
   /** The source's row as the reconcile began (read under the lock). */
   row: SourceState;
   timings: Record<string, number>;

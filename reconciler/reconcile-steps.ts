@@ -5,7 +5,8 @@ import { mapLimit } from './map-limit.js';
 import { parseDefinitionFile, validateParsed, type ParsedFile } from '../schemas/index.js';
 import { toRecord } from './definition-rows.js';
 import type { ReconcileContext, Step } from './reconcile-context.js';
-import { applyRevision, recordInvalidRevision, type RevisionFacts } from './store-revision.js';
+import { setCondition, shortRevision } from './conditions.js';
+import { applyRevision, recordInvalidRevision, saveStatus, type RevisionFacts } from './store-revision.js';
 
 /** Asks the source for its revision: one ref lookup for git, a stat walk for a folder. */
 export const resolveRevision: Step = async (ctx) => {
@@ -19,6 +20,14 @@ export const skipUnchanged: Step = async (ctx) => {
     ctx.outcome = 'unchanged';
     return 'stop';
   }
+  return 'continue';
+};
+
+/** Shows `Reconciling` while the new revision is fetched and checked (a large one takes seconds). */
+export const markReconciling: Step = async (ctx) => {
+  const conditions = setCondition(ctx.row.conditions, 'Reconciling', 'True', 'Progressing', `reconciling revision ${shortRevision(ctx.revision as string)}`, ctx.now());
+  await saveStatus(ctx.db, ctx.config.name, { conditions, history: ctx.row.history });
+  ctx.row = { ...ctx.row, conditions };
   return 'continue';
 };
 
@@ -90,6 +99,7 @@ export const storeRevision: Step = async (ctx) => {
 export const STEPS: readonly (readonly [string, Step])[] = [
   ['resolve', resolveRevision],
   ['unchanged', skipUnchanged],
+  ['progress', markReconciling],
   ['fetch', fetchSnapshot],
   ['parse', parseFiles],
   ['validate', validateSet],

@@ -19,7 +19,7 @@ export interface RunOutcome {
   error?: SourceError;
 }
 
-export async function runReconcile(ctx: ReconcileContext, redact: (text: string) => string, now: () => Date): Promise<RunOutcome> {
+export async function runReconcile(ctx: ReconcileContext, redact: (text: string) => string): Promise<RunOutcome> {
   const started = performance.now();
   let error: SourceError | undefined;
   let status: { conditions: Condition[]; history: ReconcileAttempt[] } | undefined;
@@ -34,7 +34,7 @@ export async function runReconcile(ctx: ReconcileContext, redact: (text: string)
     error = normalise(thrown, redact);
     ctx.outcome = 'failed';
   } finally {
-    status = summarise(ctx, error, Math.round(performance.now() - started), now());
+    status = summarise(ctx, error, Math.round(performance.now() - started), ctx.now());
     if (!sameConditions(status.conditions, ctx.row.conditions) || status.history !== ctx.row.history) {
       await saveStatus(ctx.db, ctx.config.name, status);
     }
@@ -56,10 +56,21 @@ function sameConditions(a: readonly Condition[], b: readonly Condition[]): boole
   return a.length === b.length && a.every((c, i) => fields.every((f) => c[f] === b[i]?.[f]));
 }
 
+/** Longest message kept in status and history. */
+const MAX_MESSAGE = 1000;
+
 function normalise(thrown: unknown, redact: (text: string) => string): SourceError {
-  if (thrown instanceof SourceError) return new SourceError(thrown.kind, thrown.reason, redact(thrown.message), { cause: thrown });
-  const message = redact(thrown instanceof Error ? thrown.message : String(thrown));
-  return new SourceError('transient', 'ReconcileError', `reconcile failed: ${message}`, { cause: thrown });
+  if (thrown instanceof SourceError) return new SourceError(thrown.kind, thrown.reason, clip(redact(thrown.message)), { cause: thrown });
+  // drizzle wraps a database error in "Failed query: <sql> params: <every value>": the values
+  // (all definitions of a revision) do not belong in a status message; the database's own does.
+  let error = thrown;
+  while (error instanceof Error && error.message.startsWith('Failed query:') && error.cause instanceof Error) error = error.cause;
+  const message = redact(error instanceof Error ? error.message : String(error));
+  return new SourceError('transient', 'ReconcileError', clip(`reconcile failed: ${message}`), { cause: thrown });
+}
+
+function clip(text: string): string {
+  return text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE)}…` : text;
 }
 
 function summarise(ctx: ReconcileContext, error: SourceError | undefined, durationMs: number, at: Date): { conditions: Condition[]; history: ReconcileAttempt[] } {

@@ -271,6 +271,31 @@ spec:
     });
 
     if (driver === 'postgres') {
+      it('keeps the source Reconciling (ProgressingWithRetry) when the database fails mid-apply, and recovers', async () => {
+        await freshRepo();
+        await repo.write({ 'pipelines/a.yaml': pipeline('a') });
+        await repo.commit('one');
+        const reconciler = await reconcilerFor(gitSource('flaky', git.url(repo.name), { auth: { token: { secret: 'GIT_TOKEN' } } }));
+        await database.db.execute(sql`create function refuse_definitions() returns trigger language plpgsql as $$ begin raise exception 'disk full (test)'; end $$`);
+        await database.db.execute(sql`create trigger refuse before insert on definitions for each row execute function refuse_definitions()`);
+        try {
+          const failed = await reconciler.requestReconcile('flaky');
+          expect(failed.outcome).toBe('failed');
+          expect(failed.conditions.find((c) => c.type === 'Reconciling')).toMatchObject({ status: 'True', reason: 'ProgressingWithRetry', message: expect.stringContaining('disk full (test)') });
+          expect(failed.conditions.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'ProgressingWithRetry' });
+          expect(failed.conditions.find((c) => c.type === 'FetchFailed')).toBeUndefined();
+          // The transaction rolled back: no revision, no definitions.
+          expect(await revisionCount('flaky')).toBe(0);
+          expect(await activeDefinitions('flaky')).toEqual([]);
+        } finally {
+          await database.db.execute(sql`drop trigger refuse on definitions`);
+          await database.db.execute(sql`drop function refuse_definitions()`);
+        }
+        const recovered = await reconciler.requestReconcile('flaky');
+        expect(recovered.outcome).toBe('applied');
+        expect(recovered.conditions.map((c) => `${c.type}=${c.status}`)).toEqual(['Ready=True']);
+      });
+
       it('lets one of two reconcilers (two processes on one database) apply a revision', async () => {
         await freshRepo();
         const files: Record<string, string> = {};
