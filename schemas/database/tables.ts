@@ -122,3 +122,79 @@ export const definitions = pgTable(
 export type SourceRow = typeof sources.$inferSelect;
 export type RevisionRow = typeof revisions.$inferSelect;
 export type DefinitionRow = typeof definitions.$inferSelect;
+
+/**
+ * Jobs of the embedded queue driver (one process, no Redis): the same catalog as BullMQ, kept in
+ * the database so a restart loses nothing. The id is the deterministic job id: adding a job whose
+ * id exists does nothing.
+ */
+export const queueJobs = pgTable(
+  'queue_jobs',
+  {
+    id: text('id').primaryKey(),
+    queue: text('queue').notNull(),
+    name: text('name').notNull(),
+    payload: jsonb('payload').notNull(),
+    /** `waiting`, `active`, `completed` or `failed`. */
+    status: text('status').notNull().default('waiting'),
+    attempts: integer('attempts').notNull().default(0),
+    maxAttempts: integer('max_attempts').notNull().default(1),
+    /** Not before this time (delays and backoff). */
+    runAt: timestamp('run_at', { withTimezone: true }).notNull().defaultNow(),
+    /** While `active`: when the worker's claim expires and another may take the job. */
+    lockedUntil: timestamp('locked_until', { withTimezone: true }),
+    lastError: text('last_error'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+  },
+  (t) => [index('queue_jobs_ready').on(t.queue, t.status, t.runAt)],
+);
+
+/**
+ * Every event accepted, before anything is done with it: `202 Accepted` means this row is
+ * committed. A delivery seen twice (same source and delivery id) is stored once.
+ */
+export const events = pgTable(
+  'events',
+  {
+    id: text('id').primaryKey(),
+    /** `github`, `webhook/<name>`, `api`, `nats`, `schedule`. */
+    source: text('source').notNull(),
+    type: text('type').notNull(),
+    /** GitHub's `action` (`opened`), when there is one. */
+    action: text('action'),
+    subject: text('subject'),
+    /** The sender's id for this delivery (`X-GitHub-Delivery`, a CloudEvents id, a NATS sequence…). */
+    deliveryId: text('delivery_id'),
+    /** Selected headers only (never authorization or signatures). */
+    headers: jsonb('headers').$type<Record<string, string>>().notNull().default(sql`'{}'::jsonb`),
+    labels: jsonb('labels').$type<Record<string, string>>().notNull().default(sql`'{}'::jsonb`),
+    body: jsonb('body'),
+    receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
+    /** `received` → `matched` / `unmatched` / `failed`. */
+    status: text('status').notNull().default('received'),
+    /** Per trigger: matched or why not (filled when matched). */
+    verdicts: jsonb('verdicts').notNull().default(sql`'[]'::jsonb`),
+    matchedAt: timestamp('matched_at', { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex('events_delivery').on(t.source, t.deliveryId),
+    index('events_pending').on(t.status, t.receivedAt).where(sql`${t.status} = 'received'`),
+  ],
+);
+
+/** API tokens: only a sha256 of each token is stored, with its scopes. */
+export const apiTokens = pgTable('api_tokens', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  name: text('name').notNull().unique(),
+  /** hex sha256 of the token. */
+  hash: text('hash').notNull().unique(),
+  /** `admin`, `events:write`, `runs:write`, `read`. */
+  scopes: jsonb('scopes').$type<string[]>().notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
+});
+
+export type QueueJobRow = typeof queueJobs.$inferSelect;
+export type EventRow = typeof events.$inferSelect;
+export type ApiTokenRow = typeof apiTokens.$inferSelect;
