@@ -7,6 +7,31 @@ const SecretRef = Type.Object(
   { additionalProperties: false },
 );
 
+const ReceiverSchema = Type.Object(
+  {
+    name: Type.String({ pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63, description: 'lowercase letters, digits and `-`' }),
+    auth: Type.Object(
+      {
+        /** `Authorization: Bearer <value of the secret>`. */
+        bearer: Type.Optional(SecretRef),
+        /** An HMAC-SHA256 of the raw body in a header (GitHub-style by default). */
+        hmac: Type.Optional(
+          Type.Object(
+            {
+              secret: Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: 'a secret name such as GITHUB_TOKEN' }),
+              header: Type.Optional(Type.String({ minLength: 1 })),
+              prefix: Type.Optional(Type.String()),
+            },
+            { additionalProperties: false },
+          ),
+        ),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const SourceConfigSchema = Type.Object(
   {
     /** Unique; also the namespace of the source's definitions. */
@@ -58,9 +83,20 @@ export const ConfigSchema = Type.Object(
     /** Where secrets come from besides `EVENTOPS_SECRET_<NAME>`: a folder with one file per secret. */
     secrets: Type.Optional(Type.Object({ dir: Type.Optional(Type.String({ minLength: 1 })) }, { additionalProperties: false })),
     sources: Type.Optional(Type.Array(SourceConfigSchema)),
-    /** Generic webhook receivers and the GitHub App: read by later versions, accepted here. */
-    receivers: Type.Optional(Type.Array(Type.Object({ name: Type.String() }))),
-    github: Type.Optional(Type.Object({})),
+    /** Generic webhook receivers: `POST /webhooks/generic/<name>`, each with a bearer token or an HMAC signature. */
+    receivers: Type.Optional(Type.Array(ReceiverSchema)),
+    github: Type.Optional(
+      Type.Object(
+        {
+          /** The GitHub App (check runs, comments; a later version). */
+          appId: Type.Optional(Type.Integer({ minimum: 1 })),
+          privateKey: Type.Optional(SecretRef),
+          /** Secrets `X-Hub-Signature-256` may be signed with: several at once while rotating. */
+          webhookSecrets: Type.Optional(Type.Array(SecretRef)),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

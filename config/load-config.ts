@@ -38,6 +38,14 @@ export interface Config {
   logLevel: string;
   secretsDir?: string;
   sources: SourceConfig[];
+  receivers: ReceiverConfig[];
+  /** Names of the secrets GitHub webhooks may be signed with (rotation: any of them). */
+  githubWebhookSecrets: string[];
+}
+
+export interface ReceiverConfig {
+  name: string;
+  auth: { bearer: string } | { hmac: { secret: string; header: string; prefix: string } };
 }
 
 export class ConfigError extends Error {
@@ -216,7 +224,18 @@ function normalise(raw: RawConfig, base: string, file: string | undefined, origi
     logLevel: raw.log?.level ?? 'info',
     ...(raw.secrets?.dir ? { secretsDir: resolve(base, raw.secrets.dir) } : {}),
     sources,
+    receivers: (raw.receivers ?? []).map((r, i) => receiver(r, i, origins)),
+    githubWebhookSecrets: (raw.github?.webhookSecrets ?? []).map((s) => s.secret),
   };
+}
+
+function receiver(r: NonNullable<RawConfig['receivers']>[number], i: number, origins: Origins): ReceiverConfig {
+  if ((r.auth.bearer === undefined) === (r.auth.hmac === undefined)) {
+    throw new ConfigError(`${where(['receivers', i, 'auth'], origins)}: receivers[${i}].auth: give exactly one of \`bearer\` and \`hmac\`: a receiver without authentication would accept anyone's events`);
+  }
+  if (r.auth.bearer) return { name: r.name, auth: { bearer: r.auth.bearer.secret } };
+  const hmac = r.auth.hmac as NonNullable<typeof r.auth.hmac>;
+  return { name: r.name, auth: { hmac: { secret: hmac.secret, header: (hmac.header ?? 'X-Hub-Signature-256').toLowerCase(), prefix: hmac.prefix ?? 'sha256=' } } };
 }
 
 function source(s: RawSourceConfig, i: number, base: string, origins: Origins): SourceConfig {

@@ -198,3 +198,35 @@ export const apiTokens = pgTable('api_tokens', {
 export type QueueJobRow = typeof queueJobs.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
 export type ApiTokenRow = typeof apiTokens.$inferSelect;
+
+/**
+ * A run of a pipeline, created pending when a trigger matches an event and pinned to the
+ * revision the trigger came from (the run engine of a later version executes it). A trigger
+ * fires once per event and pipeline entry: matching twice creates nothing new.
+ */
+export const runs = pgTable(
+  'runs',
+  {
+    id: text('id').primaryKey(),
+    source: text('source').notNull(),
+    trigger: text('trigger').notNull(),
+    pipeline: text('pipeline').notNull(),
+    /** Position of the pipeline in the trigger's `pipelines` list. */
+    pipelineIndex: integer('pipeline_index').notNull(),
+    revisionId: bigint('revision_id', { mode: 'number' }).notNull(),
+    eventId: text('event_id')
+      .notNull()
+      .references(() => events.id),
+    inputs: jsonb('inputs').notNull().default(sql`'{}'::jsonb`),
+    dedupeKey: text('dedupe_key'),
+    /** `pending` until the run engine takes it. */
+    status: text('status').notNull().default('pending'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('runs_once_per_event').on(t.eventId, t.source, t.trigger, t.pipelineIndex),
+    index('runs_dedupe').on(t.source, t.trigger, t.dedupeKey, t.createdAt),
+  ],
+);
+
+export type RunRow = typeof runs.$inferSelect;

@@ -40,6 +40,23 @@ CREATE TABLE "queue_jobs" (
 	"finished_at" timestamp with time zone
 );
 --> statement-breakpoint
+CREATE TABLE "runs" (
+	"id" text PRIMARY KEY NOT NULL,
+	"source" text NOT NULL,
+	"trigger" text NOT NULL,
+	"pipeline" text NOT NULL,
+	"pipeline_index" integer NOT NULL,
+	"revision_id" bigint NOT NULL,
+	"event_id" text NOT NULL,
+	"inputs" jsonb DEFAULT '{}'::jsonb NOT NULL,
+	"dedupe_key" text,
+	"status" text DEFAULT 'pending' NOT NULL,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
+ALTER TABLE "runs" ADD CONSTRAINT "runs_event_id_events_id_fk" FOREIGN KEY ("event_id") REFERENCES "public"."events"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 CREATE UNIQUE INDEX "events_delivery" ON "events" USING btree ("source","delivery_id");--> statement-breakpoint
 CREATE INDEX "events_pending" ON "events" USING btree ("status","received_at") WHERE "events"."status" = 'received';--> statement-breakpoint
-CREATE INDEX "queue_jobs_ready" ON "queue_jobs" USING btree ("queue","status","run_at");
+CREATE INDEX "queue_jobs_ready" ON "queue_jobs" USING btree ("queue","status","run_at");--> statement-breakpoint
+CREATE UNIQUE INDEX "runs_once_per_event" ON "runs" USING btree ("event_id","source","trigger","pipeline_index");--> statement-breakpoint
+CREATE INDEX "runs_dedupe" ON "runs" USING btree ("source","trigger","dedupe_key","created_at");
