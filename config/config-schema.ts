@@ -83,6 +83,21 @@ export const ConfigSchema = Type.Object(
     /** Where secrets come from besides `EVENTOPS_SECRET_<NAME>`: a folder with one file per secret. */
     secrets: Type.Optional(Type.Object({ dir: Type.Optional(Type.String({ minLength: 1 })) }, { additionalProperties: false })),
     sources: Type.Optional(Type.Array(SourceConfigSchema)),
+    /** Events from NATS JetStream: a durable consumer per subject filter on `stream`. */
+    nats: Type.Optional(
+      Type.Object(
+        {
+          /** NATS_URL, e.g. nats://127.0.0.1:4222. */
+          url: Type.Optional(Type.String({ pattern: '^(nats|tls|wss?)://', description: 'a nats:// URL' })),
+          /** The JetStream stream that captures the subjects (created by the operator). */
+          stream: Type.String({ minLength: 1 }),
+          subjects: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+          /** Prefix of the durable consumer names; default `eventops`. */
+          durable: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]+$' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     /** Generic webhook receivers: `POST /webhooks/generic/<name>`, each with a bearer token or an HMAC signature. */
     receivers: Type.Optional(Type.Array(ReceiverSchema)),
     github: Type.Optional(

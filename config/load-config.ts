@@ -39,6 +39,7 @@ export interface Config {
   secretsDir?: string;
   sources: SourceConfig[];
   receivers: ReceiverConfig[];
+  nats?: { url: string; stream: string; subjects: string[]; durable: string };
   /** Names of the secrets GitHub webhooks may be signed with (rotation: any of them). */
   githubWebhookSecrets: string[];
 }
@@ -68,6 +69,7 @@ const NAMED_ENV: Record<string, string[]> = {
   HOST: ['server', 'host'],
   DATABASE_URL: ['database', 'url'],
   REDIS_URL: ['redis', 'url'],
+  NATS_URL: ['nats', 'url'],
   EVENTOPS_DATA_DIR: ['dataDir'],
   LOG_LEVEL: ['log', 'level'],
 };
@@ -226,6 +228,7 @@ function normalise(raw: RawConfig, base: string, file: string | undefined, origi
     sources,
     receivers: (raw.receivers ?? []).map((r, i) => receiver(r, i, origins)),
     githubWebhookSecrets: (raw.github?.webhookSecrets ?? []).map((s) => s.secret),
+    ...(raw.nats ? { nats: { url: raw.nats.url ?? 'nats://127.0.0.1:4222', stream: raw.nats.stream, subjects: raw.nats.subjects, durable: raw.nats.durable ?? 'eventops' } } : {}),
   };
 }
 
