@@ -1,6 +1,8 @@
 // How CLI commands talk to a running eventops server: a small fetch wrapper that turns the
 // server's `{ error: { code, message } }` answers and network failures into messages a person
-// can act on. The server comes from --server, else EVENTOPS_SERVER, else http://127.0.0.1:8080.
+// can act on. The server comes from --server, else EVENTOPS_SERVER, else http://127.0.0.1:8080;
+// the token it sends from resolveApiToken.
+import type { TokenLookup } from './api-token.js';
 import { UsageError } from './output.js';
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:8080';
@@ -20,6 +22,8 @@ export class ApiRequestError extends Error {
 export interface RequestOptions {
   /** Give up after this long; default 30 s. `0` waits as long as the server takes. */
   timeoutMs?: number;
+  /** Sent as JSON. */
+  body?: unknown;
 }
 
 export interface ApiClient {
@@ -43,22 +47,31 @@ export function resolveServer(option: string | undefined, env: Record<string, st
   return url.toString().replace(/\/+$/, '');
 }
 
-export function createApiClient(server: string): ApiClient {
+/** A client of `server` that sends the token found (if any) as `Authorization: Bearer`. */
+export function createApiClient(server: string, lookup?: TokenLookup): ApiClient {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (lookup?.token) headers.authorization = `Bearer ${lookup.token.value}`;
   const request = async (method: string, path: string, options: RequestOptions = {}): Promise<unknown> => {
     const timeoutMs = options.timeoutMs ?? 30_000;
+    const body = options.body === undefined ? null : JSON.stringify(options.body);
     let res: Response;
     try {
-      res = await fetch(`${server}${path}`, { method, headers: { accept: 'application/json' }, signal: timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : null });
+      res = await fetch(`${server}${path}`, {
+        method,
+        headers: body === null ? headers : { ...headers, 'content-type': 'application/json' },
+        body,
+        signal: timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : null,
+      });
     } catch (error) {
       throw new Error(`cannot reach the eventops server at ${server}: ${describeFailure(error)} (start it with \`eventops serve\`, or set --server / EVENTOPS_SERVER)`, { cause: error });
     }
-    const text = await res.text();
-    const body = parseJson(text);
+    const parsed = parseJson(await res.text());
     if (res.ok) {
-      if (body === undefined) throw new Error(`the server at ${server} answered ${method} ${path} with something that is not JSON: is it an eventops server?`);
-      return body;
+      if (parsed === undefined) throw new Error(`the server at ${server} answered ${method} ${path} with something that is not JSON: is it an eventops server?`);
+      return parsed;
     }
-    const error = errorOf(body);
+    if (res.status === 401) throw new ApiRequestError(401, 'Unauthorized', unauthorizedMessage(server, lookup));
+    const error = errorOf(parsed);
     if (error) throw new ApiRequestError(res.status, error.code, error.message);
     throw new ApiRequestError(res.status, 'HttpError', `the server at ${server} answered ${method} ${path} with ${res.status} ${res.statusText}`.trimEnd());
   };
@@ -67,6 +80,15 @@ export function createApiClient(server: string): ApiClient {
     get: (path, options) => request('GET', path, options),
     post: (path, options) => request('POST', path, options),
   };
+}
+
+/** What to set when the server wants a (different) token; never the token itself. */
+function unauthorizedMessage(server: string, lookup: TokenLookup | undefined): string {
+  const fix =
+    'set EVENTOPS_TOKEN or pass --token with a token from `eventops tokens create`; on the server machine, run the command in the folder of `eventops serve` so it reads .eventops/admin-token (or set EVENTOPS_DATA_DIR to the server\'s data folder)';
+  const token = lookup?.token;
+  if (!token) return `the server at ${server} needs an API token and none was found${lookup ? ` (no --token, no EVENTOPS_TOKEN, no ${lookup.file})` : ''}: ${fix}`;
+  return `the server at ${server} does not accept the token from ${token.from} (made for another server, or its database was reset): ${fix}`;
 }
 
 function parseJson(text: string): unknown {

@@ -4,6 +4,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { convertCommand } from './commands/convert.js';
 import { serveCommand } from './commands/serve.js';
 import { addSourcesCommands } from './commands/sources.js';
+import { addTokensCommands } from './commands/tokens.js';
 import { validateCommand } from './commands/validate.js';
 import { OUTPUT_FORMATS, parseOutputFormat, UsageError, type Io } from './output.js';
 
@@ -38,6 +39,19 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     });
 
   program
+    .command('test-event')
+    .description('match an event against a folder of definitions, offline: each trigger\'s verdict, the runs it would start; exit 0 when one matched, 1 when none')
+    .requiredOption('-f, --file <event>', 'the event (YAML or JSON): a v1 Event, a CloudEvents envelope, or a GitHub payload with --github-event')
+    .option('--definitions <dir>', 'the definitions folder', '.')
+    .option('--github-event <name>', 'the file is a GitHub webhook payload of this event (push, pull_request, issue_comment, …)')
+    .addOption(new Option('-o, --output <format>', `output format: ${OUTPUT_FORMATS.join(', ')}`).default('table'))
+    .action(async (opts: { file: string; definitions: string; githubEvent?: string; output: string }) => {
+      // Loaded on use: the matching code is not needed by the other commands.
+      const { testEventCommand } = await import('./commands/test-event.js');
+      setExit(await testEventCommand({ ...opts, output: parseOutputFormat(opts.output) }, io));
+    });
+
+  program
     .command('serve')
     .description('start the server: the reconciler and the HTTP API (configured by eventops.yaml; embedded database when none is set)')
     .option('-c, --config <file>', 'configuration file (default: EVENTOPS_CONFIG, else ./eventops.yaml when it exists)')
@@ -47,6 +61,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     });
 
   addSourcesCommands(program.command('sources').description("the running server's sources: list, get, reconcile"), io, setExit);
+  addTokensCommands(program.command('tokens').description('API tokens of the running server: create, list (admin scope)'), io, setExit);
 
   return program;
 }

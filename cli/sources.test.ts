@@ -1,5 +1,6 @@
 // `eventops sources list|get|reconcile` against the real HTTP API on a free port over a seeded
-// PostgreSQL database, run in-process with captured output and an injected environment.
+// PostgreSQL database, run in-process with captured output and an injected environment that
+// carries the fixture's admin token (how the CLI finds a token: cli/tokens.test.ts).
 import { createServer } from 'node:net';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,7 +20,7 @@ afterAll(async () => {
 async function eventops(argv: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  const code = await run(argv, { out: (s) => (stdout += s), err: (s) => (stderr += s), cwd: process.cwd(), env });
+  const code = await run(argv, { out: (s) => (stdout += s), err: (s) => (stderr += s), cwd: process.cwd(), env: { EVENTOPS_TOKEN: api.tokens.admin, ...env } });
   return { code, stdout, stderr };
 }
 

@@ -1,11 +1,11 @@
 // The composition root of `eventops serve`: configuration → logger → database (PostgreSQL or
-// the embedded PGlite, migrated) → reconciler → HTTP server. Everything with a connection is
-// built here, once, and closed in reverse order by `close()`.
+// the embedded PGlite, migrated) → the admin token → reconciler → HTTP server. Everything with
+// a connection is built here, once, and closed in reverse order by `close()`.
 import { pino, type Logger } from 'pino';
 import { createSecretStore, type Config } from '../config/index.js';
 import { createReconciler, type ProcessReconciler } from '../reconciler/index.js';
 import { openDatabase, type Database } from '../schemas/database/index.js';
-import { createApp, startHttpServer } from '../webhooks/index.js';
+import { createApp, ensureAdminToken, startHttpServer } from '../webhooks/index.js';
 import { VERSION } from './version.js';
 
 export interface RunningServer {
@@ -28,6 +28,15 @@ export async function startServer(config: Config, options: StartServerOptions = 
   const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'eventops' } });
   const database = await openDatabase({ ...(config.databaseUrl ? { url: config.databaseUrl } : {}), dataDir: config.dataDir });
   logger.info({ driver: database.driver, ...(database.driver === 'pglite' ? { dataDir: config.dataDir } : {}) }, 'database ready');
+  let admin: Awaited<ReturnType<typeof ensureAdminToken>>;
+  try {
+    admin = await ensureAdminToken(database.db, config.dataDir);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  // The path only: the token itself is never logged.
+  if (admin.created) logger.info({ file: admin.file }, `admin token written to ${admin.file}`);
   const reconciler = createReconciler({
     database,
     sources: config.sources,
@@ -39,7 +48,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
   let http: Awaited<ReturnType<typeof startHttpServer>> | undefined;
   try {
     await reconciler.start();
-    http = await startHttpServer(createApp({ db: database.db, reconciler, version: VERSION, reportError: (err, context) => logger.error({ err, context }, 'request failed') }), { port: config.server.port, host: config.server.host });
+    http = await startHttpServer(createApp({ db: database.db, reconciler, version: VERSION, anonymousRead: config.server.anonymousRead, reportError: (err, context) => logger.error({ err, context }, 'request failed') }), { port: config.server.port, host: config.server.host });
   } catch (error) {
     await reconciler.close();
     await database.close();

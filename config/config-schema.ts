@@ -64,9 +64,9 @@ export const ConfigSchema = Type.Object(
         {
           /** PORT; default 8080. */
           port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
-          /** HOST; default 127.0.0.1 (this machine only: nothing is open to the network until API tokens exist). */
+          /** HOST; default 0.0.0.0 (every interface: the API needs a token, webhooks a signature). */
           host: Type.Optional(Type.String({ minLength: 1 })),
-          /** Read-only routes without a token (tokens arrive with a later version); default false. */
+          /** GET routes of `/api/v1` without a token; default false. */
           anonymousRead: Type.Optional(Type.Boolean()),
         },
         { additionalProperties: false },

@@ -219,7 +219,7 @@ function normalise(raw: RawConfig, base: string, file: string | undefined, origi
   const dataDir = raw.dataDir ?? '.eventops';
   return {
     ...(file ? { file } : {}),
-    server: { port: raw.server?.port ?? 8080, host: raw.server?.host ?? '127.0.0.1', anonymousRead: raw.server?.anonymousRead ?? false },
+    server: { port: raw.server?.port ?? 8080, host: raw.server?.host ?? '0.0.0.0', anonymousRead: raw.server?.anonymousRead ?? false },
     ...(raw.database?.url ? { databaseUrl: raw.database.url } : {}),
     ...(raw.redis?.url ? { redisUrl: raw.redis.url } : {}),
     dataDir: isAbsolute(dataDir) ? dataDir : resolve(base, dataDir),

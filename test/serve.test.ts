@@ -1,8 +1,9 @@
 // `eventops serve` as a user runs it: the built command in its own process, configured by an
 // eventops.yaml with a git source (a real git server over HTTP) and no database (the embedded
-// PGlite), inspected and driven with `eventops sources …` and the HTTP API.
+// PGlite), inspected and driven with `eventops sources …` run in the server's folder (so with the
+// admin token the server wrote there) and with the HTTP API.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,10 +21,11 @@ spec:
     - { name: one, type: local, commands: [ "${command}" ] }
 `;
 
-async function cli(args: string[], server: string): Promise<{ code: number; out: string; err: string }> {
+/** The CLI as a user runs it in `cwd`, the folder of `eventops serve`: no token is set up. */
+async function cli(args: string[], server: string, cwd: string): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const io: Io = { out: (s) => (out += s), err: (s) => (err += s), cwd: process.cwd(), env: { EVENTOPS_SERVER: server } };
+  const io: Io = { out: (s) => (out += s), err: (s) => (err += s), cwd, env: { EVENTOPS_SERVER: server } };
   const code = await run(args, io);
   return { code, out, err };
 }
@@ -86,37 +88,61 @@ sources:
     if (folder) await rm(folder, { recursive: true, force: true });
   });
 
+  /** fetch with the admin token the server wrote. */
+  async function get(path: string): Promise<Response> {
+    const token = (await readFile(join(folder, '.eventops', 'admin-token'), 'utf8')).trim();
+    return fetch(`${server}${path}`, { headers: { authorization: `Bearer ${token}` } });
+  }
+
+  it('writes an admin token only its owner can read, logs where (not the token), and the API needs a token', async () => {
+    const file = join(folder, '.eventops', 'admin-token');
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    const token = (await readFile(file, 'utf8')).trim();
+    expect(token).toMatch(/^eo_[A-Za-z0-9_-]{43}$/);
+    expect(logs).toContain(`admin token written to ${file}`);
+    expect(logs).not.toContain(token);
+    const anonymous = await fetch(`${server}/api/v1/sources`);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('www-authenticate')).toBe('Bearer');
+    expect((await fetch(`${server}/api/v1/sources/ops/reconcile`, { method: 'POST' })).status).toBe(401);
+    expect((await get('/api/v1/sources')).status).toBe(200);
+    // From another folder the CLI finds no token.
+    const elsewhere = await cli(['sources', 'list'], server, join(folder, 'elsewhere'));
+    expect(elsewhere.code).toBe(1);
+    expect(elsewhere.err).toContain('needs an API token and none was found');
+  });
+
   it('syncs the git source into the embedded database and shows it', async () => {
-    const reconciled = await cli(['sources', 'reconcile', 'ops', '--wait'], server);
+    const reconciled = await cli(['sources', 'reconcile', 'ops', '--wait'], server, folder);
     expect(reconciled.code).toBe(0);
     expect(reconciled.out).toMatch(/ops: (applied|unchanged)/);
-    expect((await cli(['sources', 'reconcile', 'down', '--wait'], server)).code).toBe(1);
-    const listed = await cli(['sources', 'list', '-o', 'json'], server);
+    expect((await cli(['sources', 'reconcile', 'down', '--wait'], server, folder)).code).toBe(1);
+    const listed = await cli(['sources', 'list', '-o', 'json'], server, folder);
     const items = JSON.parse(listed.out) as { name: string; ready: string }[];
     expect(items.map((s) => [s.name, s.ready])).toEqual([
       ['down', 'False'],
       ['ops', 'True'],
     ]);
-    const defs = (await (await fetch(`${server}/api/v1/definitions?source=ops`)).json()) as { items: { kind: string; name: string; file: string }[] };
+    const defs = (await (await get('/api/v1/definitions?source=ops')).json()) as { items: { kind: string; name: string; file: string }[] };
     expect(defs.items.map((d) => `${d.kind}/${d.name} ${d.file}`)).toEqual(['Pipeline/hello ops/pipelines/hello.yaml']);
   });
 
   it('reports an invalid push with file:line:column and keeps the last good revision', async () => {
     await repo.write({ 'ops/pipelines/hello.yaml': pipeline('hello').replace('type: local', 'type: lokal') });
     const broken = await repo.commit('typo');
-    const reconciled = await cli(['sources', 'reconcile', 'ops', '--wait'], server);
+    const reconciled = await cli(['sources', 'reconcile', 'ops', '--wait'], server, folder);
     expect(reconciled.code).toBe(1);
     expect(reconciled.out).toContain('invalid');
-    const got = await cli(['sources', 'get', 'ops'], server);
+    const got = await cli(['sources', 'get', 'ops'], server, folder);
     expect(got.code).toBe(1);
     expect(got.out).toMatch(/ops\/pipelines\/hello\.yaml:6:\d+: error: .*lokal/);
-    const detail = (await (await fetch(`${server}/api/v1/sources/ops`)).json()) as { lastRevision: { commit: string; status: string }; activeRevision: { commit: string } };
+    const detail = (await (await get('/api/v1/sources/ops')).json()) as { lastRevision: { commit: string; status: string }; activeRevision: { commit: string } };
     expect(detail.lastRevision).toMatchObject({ commit: broken, status: 'invalid' });
     expect(detail.activeRevision.commit).not.toBe(broken);
   });
 
   it('shows an unreachable source as not ready, with the reason, and logs no secret', async () => {
-    const got = await cli(['sources', 'get', 'down', '-o', 'json'], server);
+    const got = await cli(['sources', 'get', 'down', '-o', 'json'], server, folder);
     const detail = JSON.parse(got.out) as { conditions: { type: string; status: string; reason: string }[] };
     expect(detail.conditions).toContainEqual(expect.objectContaining({ type: 'FetchFailed', status: 'True', reason: 'Unreachable' }));
     expect(logs).toContain('"source":"ops"');

@@ -1,12 +1,12 @@
 // The HTTP API as a client sees it: a real server on a free port over a seeded PostgreSQL
-// database, called with fetch.
+// database, called with fetch and the fixture's tokens.
 import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../schemas/database/index.js';
-import { COMMITS, RecordingReconciler, seedSources, startApiFixture, type ApiFixture } from '../test/helpers/api-fixture.js';
+import { bearer, COMMITS, RecordingReconciler, seedSources, startApiFixture, type ApiFixture } from '../test/helpers/api-fixture.js';
 import type { ReconcileResult } from '../reconciler/index.js';
-import { createApp, isLoopbackAddress, startHttpServer } from './index.js';
-import type { DefinitionPage, ErrorBody, SourceDetail, SourceSummary } from './index.js';
+import { createApp, createToken, startHttpServer } from './index.js';
+import type { DefinitionPage, ErrorBody, SourceDetail, SourceSummary, TokenInfo } from './index.js';
 
 let api: ApiFixture;
 beforeAll(async () => {
@@ -16,14 +16,17 @@ afterAll(async () => {
   await api?.close();
 });
 
-async function call<T>(path: string, init?: RequestInit): Promise<{ status: number; body: T; headers: Headers }> {
-  const res = await fetch(`${api.url}${path}`, init);
+/** Sends the read-only token unless told another one (`null`: none). */
+async function call<T>(path: string, init: RequestInit = {}, token: string | null = api.tokens.read): Promise<{ status: number; body: T; headers: Headers }> {
+  const headers = new Headers(init.headers);
+  if (token !== null) headers.set('authorization', `Bearer ${token}`);
+  const res = await fetch(`${api.url}${path}`, { ...init, headers });
   return { status: res.status, body: (await res.json()) as T, headers: res.headers };
 }
 
 describe('GET /healthz', () => {
-  it('answers ok with the version header', async () => {
-    const { status, body, headers } = await call('/healthz');
+  it('answers ok with the version header, without a token', async () => {
+    const { status, body, headers } = await call('/healthz', {}, null);
     expect(status).toBe(200);
     expect(body).toEqual({ status: 'ok' });
     expect(headers.get('x-eventops-version')).toBe('0.0.0-test');
@@ -156,7 +159,7 @@ describe('GET /api/v1/definitions', () => {
 });
 
 describe('POST /api/v1/sources/:name/reconcile', () => {
-  const post = (path: string, headers: Record<string, string> = {}) => call<unknown>(path, { method: 'POST', headers });
+  const post = (path: string, token: string | null = api.tokens.admin) => call<unknown>(path, { method: 'POST' }, token);
 
   it('answers 202 at once and leaves the reconcile running', async () => {
     let finish: (r: ReconcileResult) => void = () => undefined;
@@ -196,23 +199,23 @@ describe('POST /api/v1/sources/:name/reconcile', () => {
     expect((await post('/api/v1/sources/ops/reconcile?wait=soon')).status).toBe(400);
   });
 
-  it('refuses proxied requests and cross-origin pages with 403, even from loopback', async () => {
+  it('needs the admin scope: no token is a 401, a read-only or events:write token a 403', async () => {
     const before = api.reconciler.calls.length;
-    const refused: Record<string, string>[] = [{ 'x-forwarded-for': '127.0.0.1' }, { forwarded: 'for=203.0.113.7' }, { origin: 'https://evil.example' }];
-    for (const headers of refused) {
-      const { status, body } = await post('/api/v1/sources/ops/reconcile', headers);
-      expect(status).toBe(403);
-      expect((body as ErrorBody).error.code).toBe('Forbidden');
-      expect((body as ErrorBody).error.message).toContain('loopback) only until API tokens exist');
-    }
+    const anonymous = await post('/api/v1/sources/ops/reconcile', null);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('www-authenticate')).toBe('Bearer');
+    expect((anonymous.body as ErrorBody).error.code).toBe('Unauthorized');
+    const reader = await post('/api/v1/sources/ops/reconcile', api.tokens.read);
+    expect(reader.status).toBe(403);
+    expect(reader.body).toEqual({ error: { code: 'Forbidden', message: 'POST /api/v1/sources/ops/reconcile needs a token with the admin scope; the token "reader" has read' } });
+    const ci = await createToken(api.database.db, { name: 'reconcile-ci', scopes: ['events:write', 'runs:write'] });
+    expect((await post('/api/v1/sources/ops/reconcile?wait=true', ci)).status).toBe(403);
     expect(api.reconciler.calls.length).toBe(before);
-    api.reconciler.next = async (source) => ({ source, outcome: 'unchanged', conditions: [], durationMs: 1 });
-    expect((await post('/api/v1/sources/ops/reconcile', { origin: 'http://127.0.0.1:8080' })).status).toBe(202);
   });
 
   it('turns an unexpected failure into a 500 that tells the client nothing internal', async () => {
     api.reconciler.next = () => Promise.reject(new Error('password=hunter2 at /var/lib/eventops'));
-    const res = await fetch(`${api.url}/api/v1/sources/ops/reconcile?wait=true`, { method: 'POST' });
+    const res = await fetch(`${api.url}/api/v1/sources/ops/reconcile?wait=true`, { method: 'POST', headers: bearer(api.tokens.admin) });
     const text = await res.text();
     expect(res.status).toBe(500);
     expect(JSON.parse(text)).toEqual({ error: { code: 'Internal', message: 'internal error; the server log has the details' } });
@@ -221,11 +224,51 @@ describe('POST /api/v1/sources/:name/reconcile', () => {
   });
 });
 
-describe('the loopback rule', () => {
-  it('accepts 127.0.0.0/8, ::1 and IPv4-mapped loopback, and nothing else', () => {
-    for (const a of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1', '::FFFF:127.0.0.9']) expect(isLoopbackAddress(a), a).toBe(true);
-    for (const a of [undefined, '', '10.0.0.1', '128.0.0.1', '::ffff:10.0.0.1', '::2', 'fe80::1', '127.0.0', '127.0.0.256', '1127.0.0.1']) {
-      expect(isLoopbackAddress(a), String(a)).toBe(false);
+describe('API tokens', () => {
+  it('answers every /api/v1 route 401 without a token, saying how to send one', async () => {
+    for (const path of ['/api/v1/sources', '/api/v1/sources/ops', '/api/v1/definitions', '/api/v1/tokens', '/api/v1/nothing']) {
+      const { status, body, headers } = await call<ErrorBody>(path, {}, null);
+      expect(status, path).toBe(401);
+      expect(headers.get('www-authenticate'), path).toBe('Bearer');
+      expect(body.error.code, path).toBe('Unauthorized');
+      expect(body.error.message, path).toContain('send Authorization: Bearer <token>');
+      expect(body.error.message, path).toContain('.eventops/admin-token');
+    }
+  });
+
+  it('answers 401 for an unknown token or another scheme, and never echoes what was sent', async () => {
+    const unknown = await call<ErrorBody>('/api/v1/sources', {}, 'eo_not-a-real-token');
+    expect(unknown.status).toBe(401);
+    expect(unknown.body.error.message).toMatch(/^the token sent is not known to this server/);
+    expect(JSON.stringify(unknown.body)).not.toContain('eo_not-a-real-token');
+    const basic = await call<ErrorBody>('/api/v1/sources', { headers: { authorization: `Basic ${Buffer.from(`x:${api.tokens.admin}`).toString('base64')}` } }, null);
+    expect(basic.status).toBe(401);
+    expect(basic.body.error.message).toMatch(/^the Authorization header is not of the form Bearer <token>/);
+  });
+
+  it('lets any valid token read, whatever its scopes', async () => {
+    const ci = await createToken(api.database.db, { name: 'reader-ci', scopes: ['events:write'] });
+    expect((await call<unknown>('/api/v1/sources', {}, ci)).status).toBe(200);
+    expect((await call<unknown>('/api/v1/definitions', {}, api.tokens.admin)).status).toBe(200);
+  });
+
+  it('with anonymousRead lets GETs of the read-only routes through, but not the reconcile request or the tokens', async () => {
+    const app = createApp({ db: api.database.db, reconciler: api.reconciler, version: 'x', anonymousRead: true, reportError: () => undefined });
+    const server = await startHttpServer(app, { port: 0, host: '127.0.0.1' });
+    try {
+      const sources = await fetch(`${server.url}/api/v1/sources`);
+      expect(sources.status).toBe(200);
+      expect(((await sources.json()) as { items: SourceSummary[] }).items.map((s) => s.name)).toEqual(['fresh', 'local', 'ops']);
+      expect((await fetch(`${server.url}/api/v1/definitions?kind=pipeline`)).status).toBe(200);
+      expect((await fetch(`${server.url}/api/v1/tokens`)).status).toBe(401);
+      const before = api.reconciler.calls.length;
+      expect((await fetch(`${server.url}/api/v1/sources/ops/reconcile`, { method: 'POST' })).status).toBe(401);
+      expect((await fetch(`${server.url}/api/v1/sources/ops/reconcile`, { method: 'POST', headers: bearer(api.tokens.read) })).status).toBe(403);
+      expect(api.reconciler.calls.length).toBe(before);
+      // A token that is sent is checked, even where none is needed.
+      expect((await fetch(`${server.url}/api/v1/sources`, { headers: bearer('eo_wrong') })).status).toBe(401);
+    } finally {
+      await server.close();
     }
   });
 
@@ -233,17 +276,88 @@ describe('the loopback rule', () => {
     .flat()
     .find((i) => i?.family === 'IPv4' && !i.internal)?.address;
 
-  it.skipIf(!external)('refuses a client that connects through a non-loopback address', async () => {
+  it.skipIf(!external)('guards a server open to the network: a client elsewhere needs a token, and the admin one works', async () => {
     const app = createApp({ db: api.database.db, reconciler: api.reconciler, version: 'x', reportError: () => undefined });
     const server = await startHttpServer(app, { port: 0 });
     try {
-      const res = await fetch(`http://${external}:${server.port}/api/v1/sources/ops/reconcile`, { method: 'POST' });
-      expect(res.status).toBe(403);
-      expect(((await res.json()) as ErrorBody).error.message).toContain('call it from the server machine');
-      expect((await fetch(`http://${external}:${server.port}/api/v1/sources`)).status).toBe(200);
+      const base = `http://${external}:${server.port}`;
+      expect((await fetch(`${base}/api/v1/sources`)).status).toBe(401);
+      expect((await fetch(`${base}/api/v1/sources/ops/reconcile`, { method: 'POST' })).status).toBe(401);
+      expect((await fetch(`${base}/api/v1/sources`, { headers: bearer(api.tokens.read) })).status).toBe(200);
+      api.reconciler.next = async (source) => ({ source, outcome: 'unchanged', conditions: [], durationMs: 1 });
+      expect((await fetch(`${base}/api/v1/sources/ops/reconcile`, { method: 'POST', headers: bearer(api.tokens.admin) })).status).toBe(202);
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('/api/v1/tokens', () => {
+  const make = (body: unknown, token: string | null = api.tokens.admin) =>
+    call<{ name: string; scopes: string[]; token: string } & ErrorBody>('/api/v1/tokens', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }, token);
+
+  it('makes a token with an admin token, answers it once, and the token works for its scopes', async () => {
+    const { status, body, headers } = await make({ name: 'ci', scopes: ['events:write', 'runs:write'] });
+    expect(status).toBe(201);
+    expect(headers.get('cache-control')).toBe('no-store');
+    expect(body).toEqual({ name: 'ci', scopes: ['events:write', 'runs:write'], token: expect.stringMatching(/^eo_[A-Za-z0-9_-]{43}$/) });
+    expect((await call<unknown>('/api/v1/sources', {}, body.token)).status).toBe(200);
+    expect((await call<unknown>('/api/v1/sources/ops/reconcile', { method: 'POST' }, body.token)).status).toBe(403);
+    const admin2 = await make({ name: 'second-admin', scopes: ['admin', 'admin'] });
+    expect(admin2.body.scopes).toEqual(['admin']);
+    api.reconciler.next = async (source) => ({ source, outcome: 'unchanged', conditions: [], durationMs: 1 });
+    expect((await call<unknown>('/api/v1/sources/ops/reconcile', { method: 'POST' }, admin2.body.token)).status).toBe(202);
+  });
+
+  it('answers 409 for a name that is taken', async () => {
+    expect((await make({ name: 'twice', scopes: ['read'] })).status).toBe(201);
+    const again = await make({ name: 'twice', scopes: ['admin'] });
+    expect(again.status).toBe(409);
+    expect(again.body.error).toEqual({ code: 'Conflict', message: 'a token named "twice" exists already: pick another name' });
+  });
+
+  it('answers 400 naming what is wrong with the request', async () => {
+    const cases: Array<[unknown, string]> = [
+      [{ name: 'CI', scopes: ['read'] }, 'name must be lowercase letters, digits and "-", at most 63 (got "CI")'],
+      [{ name: 'x'.repeat(64), scopes: ['read'] }, 'name must be lowercase letters, digits and "-", at most 63'],
+      [{ name: 'ci-x', scopes: [] }, 'scopes must be a non-empty list: use one or more of read, events:write, runs:write, admin'],
+      [{ name: 'ci-x', scopes: ['events:read', 'read'] }, 'unknown scope "events:read": use one or more of read, events:write, runs:write, admin'],
+      [{ name: 'ci-x', scope: ['read'] }, 'unknown field "scope"; allowed: name, scopes'],
+      [['ci-x'], 'the body must be a JSON object'],
+    ];
+    for (const [body, message] of cases) {
+      const res = await make(body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.body.error.code).toBe('BadRequest');
+      expect(res.body.error.message, JSON.stringify(body)).toContain(message);
+    }
+    const notJson = await call<ErrorBody>('/api/v1/tokens', { method: 'POST', body: 'name=ci' }, api.tokens.admin);
+    expect(notJson.status).toBe(400);
+    expect(notJson.body.error.message).toContain('the body must be JSON');
+    expect((await call<TokenInfo[]>('/api/v1/tokens', {}, api.tokens.admin)).status).toBe(200);
+    const listed = (await call<{ items: TokenInfo[] }>('/api/v1/tokens', {}, api.tokens.admin)).body.items.map((t) => t.name);
+    expect(listed).not.toContain('ci-x');
+  });
+
+  it('lists names, scopes and dates, never a token or its hash', async () => {
+    const { status, body } = await call<{ items: TokenInfo[] }>('/api/v1/tokens', {}, api.tokens.admin);
+    expect(status).toBe(200);
+    const admin = body.items.find((t) => t.name === 'admin');
+    expect(admin).toEqual({ name: 'admin', scopes: ['admin'], createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), lastUsedAt: expect.stringMatching(/^\d{4}-/) });
+    expect(body.items.find((t) => t.name === 'reader')).toMatchObject({ scopes: ['read'] });
+    expect(body.items.map((t) => t.name)).toEqual([...body.items.map((t) => t.name)].sort());
+    const text = JSON.stringify(body);
+    expect(text).not.toContain(api.tokens.admin);
+    expect(text).not.toMatch(/[0-9a-f]{64}/);
+    expect(Object.keys(admin ?? {}).sort()).toEqual(['createdAt', 'lastUsedAt', 'name', 'scopes']);
+  });
+
+  it('is for admin tokens only', async () => {
+    expect((await make({ name: 'sneaky', scopes: ['admin'] }, api.tokens.read)).status).toBe(403);
+    const list = await call<ErrorBody>('/api/v1/tokens', {}, api.tokens.read);
+    expect(list.status).toBe(403);
+    expect(list.body.error.message).toBe('GET /api/v1/tokens needs a token with the admin scope; the token "reader" has read');
+    expect((await make({ name: 'sneaky', scopes: ['admin'] }, null)).status).toBe(401);
   });
 });
 
@@ -253,6 +367,7 @@ describe('errors', () => {
     expect(status).toBe(404);
     expect(body).toEqual({ error: { code: 'NotFound', message: 'no route GET /api/v1/nothing' } });
     expect((await call<ErrorBody>('/api/v1/sources', { method: 'DELETE' })).status).toBe(404);
+    expect((await call<ErrorBody>('/nothing', {}, null)).status).toBe(404);
   });
 });
 
@@ -282,9 +397,10 @@ describe('on the embedded PGlite', () => {
     const pglite = await openDatabase({ dataDir: '', inMemory: true });
     try {
       await seedSources(pglite.db);
+      const token = await createToken(pglite.db, { name: 'reader', scopes: ['read'] });
       const app = createApp({ db: pglite.db, reconciler: new RecordingReconciler(), version: '0.0.0-test' });
       for (const [i, path] of paths.entries()) {
-        const local = await app.request(path);
+        const local = await app.request(path, { headers: bearer(token) });
         expect(local.status, path).toBe(onPostgres[i]?.status);
         expect(await local.json(), path).toEqual(onPostgres[i]?.body);
       }
@@ -293,8 +409,22 @@ describe('on the embedded PGlite', () => {
     }
   });
 
-  it('refuses the reconcile route when there is no socket to tell where the client is', async () => {
-    const app = createApp({ db: api.database.db, reconciler: api.reconciler, version: 'x' });
-    expect((await app.request('/api/v1/sources/ops/reconcile', { method: 'POST' })).status).toBe(403);
+  it('checks tokens and scopes as on PostgreSQL', async () => {
+    const pglite = await openDatabase({ dataDir: '', inMemory: true });
+    try {
+      const admin = await createToken(pglite.db, { name: 'admin', scopes: ['admin'] });
+      const reader = await createToken(pglite.db, { name: 'reader', scopes: ['read'] });
+      const reconciler = new RecordingReconciler();
+      const app = createApp({ db: pglite.db, reconciler, version: 'x' });
+      const reconcile = (headers: Record<string, string> = {}) => app.request('/api/v1/sources/ops/reconcile', { method: 'POST', headers });
+      expect((await reconcile()).status).toBe(401);
+      expect((await reconcile(bearer(reader))).status).toBe(403);
+      expect((await reconcile(bearer(api.tokens.admin))).status).toBe(401);
+      expect(reconciler.calls).toEqual([]);
+      expect((await reconcile(bearer(admin))).status).toBe(202);
+      expect(reconciler.calls).toEqual(['ops']);
+    } finally {
+      await pglite.close();
+    }
   });
 });

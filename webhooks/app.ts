@@ -1,11 +1,14 @@
-// The HTTP application of eventops (hono): health, the read-only `/api/v1` routes and the
-// loopback-only reconcile request. Every answer is JSON; every error is `{ error: { code,
-// message } }`, and an unexpected failure is a 500 that tells the client nothing internal.
+// The HTTP application of eventops (hono): health, and the `/api/v1` routes, every one behind an
+// API token (the read-only ones may be opened with `anonymousRead`). Every answer is JSON; every
+// error is `{ error: { code, message } }`, and an unexpected failure is a 500 that tells the
+// client nothing internal.
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { Db } from '../schemas/database/index.js';
 import type { Reconciler } from '../reconciler/index.js';
-import { ApiError, definitionsRoutes, sourcesRoutes } from './api/index.js';
+import { ApiError, definitionsRoutes, sourcesRoutes, tokensRoutes } from './api/index.js';
+import { requireToken } from './auth/index.js';
+import { eventsRoutes, genericReceiver, githubReceiver, type GenericReceiverDeps, type GithubReceiverDeps, type Intake } from './intake/index.js';
 
 export interface AppDeps {
   db: Db;
@@ -17,6 +20,14 @@ export interface AppDeps {
    * failed. Default: one line on stderr.
    */
   reportError?: (error: unknown, context: string) => void;
+  /** Let GET requests of the read-only routes through without a token (`server.anonymousRead`). Default false. */
+  anonymousRead?: boolean;
+  /** Event intake: the webhook receivers and `/api/v1/events`. Absent: those routes are not served. */
+  intake?: {
+    intake: Intake;
+    github: Omit<GithubReceiverDeps, 'intake'>;
+    generic: Omit<GenericReceiverDeps, 'intake'>;
+  };
 }
 
 /** Builds the application; serve it with startHttpServer. */
@@ -30,8 +41,17 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  if (deps.intake) {
+    // Webhooks authenticate by their own signatures or tokens, not API tokens.
+    app.route('/', githubReceiver({ intake: deps.intake.intake, ...deps.intake.github }));
+    app.route('/', genericReceiver({ intake: deps.intake.intake, ...deps.intake.generic }));
+  }
+  // Every /api/v1 route needs a valid token; routes that change something demand a scope on top.
+  app.use('/api/v1/*', requireToken({ db: deps.db, anonymousRead: deps.anonymousRead ?? false, scope: 'read' }));
   app.route('/api/v1', sourcesRoutes({ db: deps.db, reconciler: deps.reconciler, reportError }));
   app.route('/api/v1', definitionsRoutes({ db: deps.db }));
+  app.route('/api/v1', tokensRoutes({ db: deps.db }));
+  if (deps.intake) app.route('/api/v1', eventsRoutes({ db: deps.db, intake: deps.intake.intake }));
 
   app.notFound((c) => c.json({ error: { code: 'NotFound', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
 

@@ -2,7 +2,8 @@
 // Webhook receivers (`/webhooks/github`, `/webhooks/generic/<name>`) will live here too.
 export { createApp, type AppDeps } from './app.js';
 export { startHttpServer, type HttpServer, type HttpServerOptions } from './serve-http.js';
-export { DEFINITION_KINDS, isLoopbackAddress } from './api/index.js';
+export { DEFINITION_KINDS } from './api/index.js';
+export { ensureAdminToken, createToken, verifyToken, SCOPES, type Scope, type TokenInfo } from './auth/index.js';
 export type {
   ActiveRevisionDetail,
   ActiveRevisionSummary,

@@ -1,17 +1,11 @@
 // `eventops sources list|get|reconcile`: what the running server knows about each source, and
 // asking it to reconcile one now. Talks to the server's HTTP API (see docs/api.md).
 import type { Command } from 'commander';
-import { Option } from 'commander';
 import type { ReconcileResult } from '../../reconciler/index.js';
 import type { SourceDetail, SourceSummary } from '../../webhooks/index.js';
-import { createApiClient, resolveServer } from '../api-client.js';
-import { OUTPUT_FORMATS, parseOutputFormat, serialize, type Io, type OutputFormat } from '../output.js';
+import type { Io } from '../output.js';
+import { connect, print, withClientOptions, type ClientOptions } from './client-options.js';
 import { formatReconcileResult, formatSourceDetail, formatSourceList } from './sources-format.js';
-
-interface ClientOptions {
-  server?: string;
-  output: string;
-}
 
 /** Adds the subcommands to `sources` (created with `program.command` so it inherits the program's settings). */
 export function addSourcesCommands(sources: Command, io: Io, setExit: (code: number) => void): Command {
@@ -32,38 +26,22 @@ export function addSourcesCommands(sources: Command, io: Io, setExit: (code: num
   return sources;
 }
 
-function withClientOptions(command: Command): Command {
-  return command
-    .option('--server <url>', 'eventops server (default: EVENTOPS_SERVER, else http://127.0.0.1:8080)')
-    .addOption(new Option('-o, --output <format>', `output format: ${OUTPUT_FORMATS.join(', ')}`).default('table'));
-}
-
-function setUp(opts: ClientOptions, io: Io) {
-  // Read here, not at import time, so a test or wrapper can inject the environment.
-  const client = createApiClient(resolveServer(opts.server, io.env ?? process.env));
-  return { client, output: parseOutputFormat(opts.output) };
-}
-
-function print(io: Io, output: OutputFormat, value: unknown, table: () => string): void {
-  io.out(output === 'table' ? table() : serialize(value, output));
-}
-
 async function listSources(opts: ClientOptions, io: Io): Promise<number> {
-  const { client, output } = setUp(opts, io);
+  const { client, output } = await connect(opts, io);
   const { items } = (await client.get('/api/v1/sources')) as { items: SourceSummary[] };
   print(io, output, items, () => formatSourceList(items, Date.now()));
   return 0;
 }
 
 async function getSource(name: string, opts: ClientOptions, io: Io): Promise<number> {
-  const { client, output } = setUp(opts, io);
+  const { client, output } = await connect(opts, io);
   const detail = (await client.get(`/api/v1/sources/${encodeURIComponent(name)}`)) as SourceDetail;
   print(io, output, detail, () => formatSourceDetail(detail, Date.now()));
   return detail.ready === 'True' ? 0 : 1;
 }
 
 async function reconcileSource(name: string, wait: boolean, opts: ClientOptions, io: Io): Promise<number> {
-  const { client, output } = setUp(opts, io);
+  const { client, output } = await connect(opts, io);
   const path = `/api/v1/sources/${encodeURIComponent(name)}/reconcile`;
   if (!wait) {
     const accepted = await client.post(path);

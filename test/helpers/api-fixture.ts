@@ -1,5 +1,5 @@
 // A running HTTP API over a real, seeded PostgreSQL database, for the tests of the API and of
-// the CLI commands that call it. The reconciler is a recording stand-in (the real one needs
+// the CLI commands that call it, with an admin token and a read-only one. The reconciler is a recording stand-in (the real one needs
 // git and folders; its own tests cover it): it answers like the real one and remembers calls.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { eq } from 'drizzle-orm';
@@ -9,7 +9,7 @@ import { definitions, openDatabase, revisions, sources } from '../../schemas/dat
 import type { Condition, Database, Db } from '../../schemas/database/index.js';
 import type { ReconcileResult, Reconciler } from '../../reconciler/index.js';
 import { UnknownSourceError } from '../../reconciler/index.js';
-import { createApp, startHttpServer } from '../../webhooks/index.js';
+import { createApp, createToken, startHttpServer } from '../../webhooks/index.js';
 import { createTestDatabase } from './postgres.js';
 
 export const COMMITS = {
@@ -134,10 +134,22 @@ export class RecordingReconciler implements Pick<Reconciler, 'requestReconcile' 
   }
 }
 
+/** Tokens the fixture made: `admin` (scope admin) and `read` (scope read). */
+export interface FixtureTokens {
+  admin: string;
+  read: string;
+}
+
+/** `{ authorization: 'Bearer <token>' }`, to spread into fetch headers. */
+export function bearer(token: string): { authorization: string } {
+  return { authorization: `Bearer ${token}` };
+}
+
 export interface ApiFixture {
   url: string;
   database: Database;
   ids: SeededIds;
+  tokens: FixtureTokens;
   reconciler: RecordingReconciler;
   /** What the app reported through `reportError`. */
   reported: Array<{ error: unknown; context: string }>;
@@ -150,6 +162,10 @@ export async function startApiFixture(): Promise<ApiFixture> {
   const dataDir = await mkdtemp(join(tmpdir(), 'eventops-api-'));
   const database = await openDatabase({ url: test.url, dataDir });
   const ids = await seedSources(database.db);
+  const tokens: FixtureTokens = {
+    admin: await createToken(database.db, { name: 'admin', scopes: ['admin'] }),
+    read: await createToken(database.db, { name: 'reader', scopes: ['read'] }),
+  };
   const reconciler = new RecordingReconciler();
   const reported: ApiFixture['reported'] = [];
   const app = createApp({ db: database.db, reconciler, version: '0.0.0-test', reportError: (error, context) => reported.push({ error, context }) });
@@ -158,6 +174,7 @@ export async function startApiFixture(): Promise<ApiFixture> {
     url: server.url,
     database,
     ids,
+    tokens,
     reconciler,
     reported,
     async close() {

@@ -1,6 +1,6 @@
 // The `/api/v1` routes of the HTTP server and the JSON shapes they answer with.
 export { sourcesRoutes, type SourcesRoutesDeps } from './sources-routes.js';
 export { definitionsRoutes, DEFINITION_KINDS, DEFAULT_LIMIT, MAX_LIMIT } from './definitions-routes.js';
-export { ApiError } from './api-error.js';
-export { isLoopbackAddress } from './loopback.js';
+export { ApiError, badRequest, notFound } from './api-error.js';
+export { tokensRoutes } from './tokens-routes.js';
 export type * from './api-types.js';

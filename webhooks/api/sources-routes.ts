@@ -1,10 +1,10 @@
-// `/api/v1/sources`: list and detail (read-only), and the loopback-only reconcile request.
+// `/api/v1/sources`: list and detail (read-only), and the reconcile request (admin scope).
 import { Hono } from 'hono';
 import type { Db } from '../../schemas/database/index.js';
 import { UnknownSourceError } from '../../reconciler/index.js';
 import type { Reconciler } from '../../reconciler/index.js';
+import { requireToken } from '../auth/index.js';
 import { badRequest, notFound } from './api-error.js';
-import { loopbackOnly } from './loopback.js';
 import { getSource, listSources } from './source-queries.js';
 
 export interface SourcesRoutesDeps {
@@ -31,7 +31,7 @@ export function sourcesRoutes(deps: SourcesRoutesDeps): Hono {
     return c.json(detail);
   });
 
-  routes.post('/sources/:name/reconcile', loopbackOnly(), async (c) => {
+  routes.post('/sources/:name/reconcile', requireToken({ db: deps.db, scope: 'admin' }), async (c) => {
     const name = c.req.param('name');
     const wait = parseWait(c.req.query('wait'));
     if (!deps.reconciler.sourceNames.includes(name)) throw noSource(name);

@@ -1,0 +1,104 @@
+// The handler of `match-event` jobs: matches one stored event against the active triggers,
+// creates a pending run per matched trigger and pipeline (pinned to the trigger's revision) and
+// records every verdict on the event — all in one transaction, and only while the event is still
+// `received`, so an event is matched once however often its job runs.
+import { randomUUID } from 'node:crypto';
+import { and, eq, gt, sql, TransactionRollbackError } from 'drizzle-orm';
+import { events, runs, type Db, type EventRow } from '../../schemas/database/index.js';
+import { createEvent, matchEvent, type NormalizedEvent, type PlannedRun, type TriggerVerdict } from '../matching/index.js';
+import type { ActiveTriggersCache } from './active-triggers.js';
+
+export interface MatchDeps {
+  db: Db;
+  triggers: ActiveTriggersCache;
+}
+
+/** A verdict as stored on the event: the matcher's, or what the run step found. */
+export type StoredVerdict = Omit<TriggerVerdict, 'verdict'> & {
+  verdict: TriggerVerdict['verdict'] | 'deduplicated' | 'permission-unchecked';
+  runs?: string[];
+};
+
+export interface MatchOutcome {
+  status: 'matched' | 'unmatched';
+  runIds: string[];
+}
+
+/** Undefined when the event was matched before (nothing is done twice). */
+export async function matchStoredEvent(deps: MatchDeps, eventId: string): Promise<MatchOutcome | undefined> {
+  const [row] = await deps.db.select().from(events).where(eq(events.id, eventId));
+  if (!row) throw new Error(`event ${eventId} does not exist`);
+  if (row.status !== 'received') return undefined;
+  const { index, lookupPipeline } = await deps.triggers.get();
+  const result = matchEvent(index, toNormalizedEvent(row), lookupPipeline);
+  const verdicts: StoredVerdict[] = result.verdicts.map((v) => ({ ...v }));
+  const verdictOf = (run: PlannedRun) => verdicts.find((v) => v.source === run.source && v.trigger === run.trigger) as StoredVerdict;
+
+  return deps.db.transaction(async (tx) => {
+    const runIds: string[] = [];
+    const position = new Map<string, number>();
+    for (const run of result.runs) {
+      const key = `${run.source}/${run.trigger}`;
+      const pipelineIndex = position.get(key) ?? 0;
+      position.set(key, pipelineIndex + 1);
+      const verdict = verdictOf(run);
+      if (run.requiredPermission) {
+        // The commenter's repository permission must be looked up with the GitHub App, which
+        // this version does not have: refusing is the only safe answer.
+        verdict.verdict = 'permission-unchecked';
+        verdict.reason = `the command needs ${run.requiredPermission} permission, which cannot be checked: the GitHub App is not configured yet; no run started`;
+        continue;
+      }
+      if (run.dedupeKey !== undefined && (await seenKey(tx as unknown as Db, run))) {
+        verdict.verdict = 'deduplicated';
+        verdict.reason = `a run for dedupe key ${JSON.stringify(run.dedupeKey)} was already started${run.dedupeWindowMs ? ` within ${run.dedupeWindowMs / 1000}s` : ''}; no run started`;
+        continue;
+      }
+      const id = randomUUID();
+      const [inserted] = await tx
+        .insert(runs)
+        .values({ id, source: run.source, trigger: run.trigger, pipeline: run.pipeline, pipelineIndex, revisionId: Number(run.revision), eventId, inputs: run.inputs, dedupeKey: run.dedupeKey ?? null })
+        .onConflictDoNothing()
+        .returning({ id: runs.id });
+      if (inserted) {
+        runIds.push(inserted.id);
+        (verdict.runs ??= []).push(inserted.id);
+      }
+    }
+    const status: MatchOutcome['status'] = verdicts.some((v) => v.verdict === 'matched' || v.verdict === 'deduplicated') ? 'matched' : 'unmatched';
+    const updated = await tx
+      .update(events)
+      .set({ status, verdicts, matchedAt: sql`now()` })
+      .where(and(eq(events.id, eventId), eq(events.status, 'received')))
+      .returning({ id: events.id });
+    // Another worker matched it meanwhile: its runs stand, ours roll back.
+    if (updated.length === 0) tx.rollback();
+    return { status, runIds };
+  }).catch((error: unknown) => {
+    if (error instanceof TransactionRollbackError) return undefined;
+    throw error;
+  });
+}
+
+/** Whether a run with this trigger's dedupe key exists (within the window, when it has one). */
+async function seenKey(db: Db, run: PlannedRun): Promise<boolean> {
+  const conditions = [eq(runs.source, run.source), eq(runs.trigger, run.trigger), eq(runs.dedupeKey, run.dedupeKey as string)];
+  if (run.dedupeWindowMs !== undefined) conditions.push(gt(runs.createdAt, sql`now() - make_interval(secs => ${run.dedupeWindowMs / 1000})`));
+  const [hit] = await db.select({ id: runs.id }).from(runs).where(and(...conditions)).limit(1);
+  return hit !== undefined;
+}
+
+/** The event as matching sees it: the sender's delivery id is its id when there is one. */
+export function toNormalizedEvent(row: EventRow): NormalizedEvent {
+  return createEvent({
+    id: row.deliveryId ?? row.id,
+    source: row.source,
+    type: row.type,
+    ...(row.action !== null ? { action: row.action } : {}),
+    ...(row.subject !== null ? { subject: row.subject } : {}),
+    headers: row.headers,
+    labels: row.labels,
+    body: row.body,
+    receivedAt: row.receivedAt,
+  });
+}
