@@ -5,6 +5,7 @@ import { convertCommand } from './commands/convert.js';
 import { serveCommand } from './commands/serve.js';
 import { addSourcesCommands } from './commands/sources.js';
 import { addTokensCommands } from './commands/tokens.js';
+import { addEventCommands, addEventsCommands } from './commands/events.js';
 import { validateCommand } from './commands/validate.js';
 import { OUTPUT_FORMATS, parseOutputFormat, UsageError, type Io } from './output.js';
 
@@ -61,6 +62,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     });
 
   addSourcesCommands(program.command('sources').description("the running server's sources: list, get, reconcile"), io, setExit);
+  addEventCommands(program.command('event').description('send an event to the running server'), io, setExit);
+  addEventsCommands(program.command('events').description("the running server's events: list, get (why each trigger matched or not)"), io, setExit);
   addTokensCommands(program.command('tokens').description('API tokens of the running server: create, list (admin scope)'), io, setExit);
 
   return program;

@@ -6,6 +6,7 @@ import { createSecretStore, type Config } from '../config/index.js';
 import { createReconciler, type ProcessReconciler } from '../reconciler/index.js';
 import { openDatabase, type Database } from '../schemas/database/index.js';
 import { createApp, ensureAdminToken, startHttpServer } from '../webhooks/index.js';
+import { sourcesPushedTo, startEvents, type EventSide } from './start-events.js';
 import { VERSION } from './version.js';
 
 export interface RunningServer {
@@ -22,6 +23,8 @@ export interface StartServerOptions {
   env?: Record<string, string | undefined>;
   /** Start the reconcile timers and watches (default true). */
   schedule?: boolean;
+  /** Key prefix of the BullMQ queues (default `eventops`; tests use their own). */
+  queuePrefix?: string;
 }
 
 export async function startServer(config: Config, options: StartServerOptions = {}): Promise<RunningServer> {
@@ -37,19 +40,45 @@ export async function startServer(config: Config, options: StartServerOptions = 
   }
   // The path only: the token itself is never logged.
   if (admin.created) logger.info({ file: admin.file }, `admin token written to ${admin.file}`);
+  const secrets = createSecretStore({ ...(options.env ? { env: options.env } : {}), ...(config.secretsDir ? { dir: config.secretsDir } : {}) });
   const reconciler = createReconciler({
     database,
     sources: config.sources,
     dataDir: config.dataDir,
-    secrets: createSecretStore({ ...(options.env ? { env: options.env } : {}), ...(config.secretsDir ? { dir: config.secretsDir } : {}) }),
+    secrets,
     logger,
     ...(options.schedule === false ? { schedule: false } : {}),
   });
   let http: Awaited<ReturnType<typeof startHttpServer>> | undefined;
+  let eventSide: EventSide | undefined;
   try {
     await reconciler.start();
-    http = await startHttpServer(createApp({ db: database.db, reconciler, version: VERSION, anonymousRead: config.server.anonymousRead, reportError: (err, context) => logger.error({ err, context }, 'request failed') }), { port: config.server.port, host: config.server.host });
+    eventSide = await startEvents(config, { database, reconciler, secrets, logger, ...(options.queuePrefix ? { queuePrefix: options.queuePrefix } : {}) });
+    const { intake } = eventSide;
+    const secretValues = (names: readonly string[]) => names.flatMap((n) => secrets.get(n) ?? []);
+    const app = createApp({
+      db: database.db,
+      reconciler,
+      version: VERSION,
+      anonymousRead: config.server.anonymousRead,
+      reportError: (err, context) => logger.error({ err, context }, 'request failed'),
+      intake: {
+        intake,
+        github: {
+          secrets: () => secretValues(config.githubWebhookSecrets),
+          // A push to a source's repository: reconcile it now rather than at its next interval.
+          onEvent: (event) => {
+            for (const name of sourcesPushedTo(event, config.sources)) {
+              reconciler.requestReconcile(name).catch((err: unknown) => logger.warn({ err, source: name }, 'reconcile after a push failed'));
+            }
+          },
+        },
+        generic: { receivers: config.receivers, secret: (name) => secrets.get(name) },
+      },
+    });
+    http = await startHttpServer(app, { port: config.server.port, host: config.server.host });
   } catch (error) {
+    await eventSide?.close();
     await reconciler.close();
     await database.close();
     throw error;
@@ -57,6 +86,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
   logger.info({ url: http.url, sources: reconciler.sourceNames }, 'eventops is serving');
   let closing: Promise<void> | undefined;
   const server = http;
+  const events = eventSide;
   return {
     url: server.url,
     database,
@@ -65,6 +95,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     close: () =>
       (closing ??= (async () => {
         await server.close();
+        await events.close();
         await reconciler.close();
         await database.close();
       })()),
