@@ -28,7 +28,7 @@ describe('events end to end', () => {
     dataDir = await mkdtemp(join(tmpdir(), 'eventops-events-'));
     const env = {
       DATABASE_URL: pg.url,
-      REDIS_URL: 'redis://127.0.0.1:6379',
+      REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
       PORT: '0',
       HOST: '127.0.0.1',
       EVENTOPS_DATA_DIR: dataDir,
@@ -43,7 +43,7 @@ describe('events end to end', () => {
   });
   afterAll(async () => {
     await server?.close();
-    const redis = new Redis('redis://127.0.0.1:6379');
+    const redis = new Redis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
     const keys = await redis.keys(`${prefix}:*`);
     if (keys.length > 0) await redis.del(...keys);
     await redis.quit();

@@ -1,8 +1,9 @@
-// Runs once before the test suite: makes sure a PostgreSQL server is reachable. It uses
-// TEST_DATABASE_URL, else the machine's server on 127.0.0.1:5432; when neither answers it
-// starts a throwaway cluster with the installed PostgreSQL binaries (initdb as the `postgres`
-// user) and stops it afterwards.
-import { execFileSync } from 'node:child_process';
+// Runs once before the test suite: makes sure PostgreSQL, Redis and NATS (JetStream) are
+// reachable. Each uses TEST_*_URL, else the machine's server on its standard loopback port; when
+// none answers it starts a throwaway one from the installed binaries (PostgreSQL: initdb as the
+// `postgres` user; `redis-server`; `nats-server -js`) and stops it afterwards.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { connect as tcpConnect } from 'node:net';
 import { existsSync, mkdtempSync, readdirSync, rmSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +29,63 @@ function postgresBin(): string | undefined {
   return versions.map((v) => join(root, v, 'bin')).find((bin) => existsSync(join(bin, 'initdb')));
 }
 
+/** True when something accepts TCP connections on host:port within a second. */
+function listening(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tcpConnect({ host, port, timeout: 1000 });
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => (socket.destroy(), resolve(false)));
+  });
+}
+
+/** Starts `command` on a free port when nothing listens on `url`; returns the stop function. */
+async function ensureServer(name: string, envName: string, url: string, start: (port: number, dir: string) => [string, string[]]): Promise<() => void> {
+  const target = new URL(process.env[envName] ?? url);
+  if (await listening(target.hostname, Number(target.port))) {
+    process.env[envName] = target.toString();
+    return () => undefined;
+  }
+  const port = 55000 + Math.floor(Math.random() * 1000);
+  const dir = mkdtempSync(join(tmpdir(), `eventops-${name}-`));
+  const [command, args] = start(port, dir);
+  let child: ChildProcess;
+  try {
+    child = spawn(command, args, { stdio: 'ignore' });
+    await new Promise<void>((resolve, reject) => {
+      child.once('error', reject);
+      const deadline = Date.now() + 10_000;
+      const poll = async () => {
+        if (await listening('127.0.0.1', port)) return resolve();
+        if (Date.now() > deadline) return reject(new Error(`${command} did not start`));
+        setTimeout(poll, 100);
+      };
+      void poll();
+    });
+  } catch (error) {
+    throw new Error(`no ${name} at ${target} and ${command} could not be started (${(error as Error).message}): install it or set ${envName}`);
+  }
+  target.port = String(port);
+  target.hostname = '127.0.0.1';
+  process.env[envName] = target.toString();
+  return () => {
+    child.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  };
+}
+
 export async function setup(): Promise<() => void> {
+  const stopRedis = await ensureServer('redis', 'TEST_REDIS_URL', 'redis://127.0.0.1:6379', (port, dir) => ['redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir]]);
+  const stopNats = await ensureServer('nats', 'TEST_NATS_URL', 'nats://127.0.0.1:4222', (port, dir) => ['nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir]]);
+  const stopPostgres = await setupPostgres();
+  return () => {
+    stopPostgres();
+    stopNats();
+    stopRedis();
+  };
+}
+
+async function setupPostgres(): Promise<() => void> {
   const candidate = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   if (await reachable(candidate)) {
     process.env.TEST_DATABASE_URL = candidate;
