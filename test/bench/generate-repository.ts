@@ -10,11 +10,11 @@ import type { Actuator, Event as EventDefinition, Pipeline, Task, Trigger } from
 /** The PRNG seed; a repository of `total` files is generated from `SEED + total`. */
 export const SEED = 20240611;
 
-type Rng = () => number;
+export type Rng = () => number;
 type Document = Actuator | Pipeline | Trigger | EventDefinition;
 
 /** mulberry32: small, fast and good enough to vary generated definitions reproducibly. */
-function seeded(seed: number): Rng {
+export function seeded(seed: number): Rng {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -24,9 +24,9 @@ function seeded(seed: number): Rng {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
-const pick = <T>(rng: Rng, list: readonly T[]): T => list[Math.floor(rng() * list.length)] as T;
+export const pick = <T>(rng: Rng, list: readonly T[]): T => list[Math.floor(rng() * list.length)] as T;
 const between = (rng: Rng, min: number, max: number): number => min + Math.floor(rng() * (max - min + 1));
-const hex = (rng: Rng, length: number): string => Array.from({ length }, () => Math.floor(rng() * 16).toString(16)).join('');
+export const hex = (rng: Rng, length: number): string => Array.from({ length }, () => Math.floor(rng() * 16).toString(16)).join('');
 
 const TEAMS = Array.from({ length: 12 }, (_, i) => `team-${String(i).padStart(2, '0')}`);
 const SERVICES = ['payments', 'checkout', 'search', 'billing', 'catalog', 'ledger', 'gateway', 'mailer'];

@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { buildTriggerIndex, createEvent, eventFromGithub, matchEvent, type NormalizedEvent, type TriggerEntry } from '../../queue/matching/index.js';
 import type { Pipeline, Trigger } from '../../schemas/index.js';
 import { printTable, resultsHeader, spread, writeResults } from './bench-results.js';
+import { hex, pick, seeded, type Rng } from './generate-repository.js';
 
 const SEED = 20260301;
 const TRIGGERS = 10_000;
@@ -24,21 +25,6 @@ const NAMESPACES = Array.from({ length: 40 }, (_, i) => `ns${i}`);
 const COMMANDS = Array.from({ length: 30 }, (_, i) => `/cmd-${i}`);
 const RECEIVERS = Array.from({ length: 10 }, (_, i) => `webhook/alerts-${i}`);
 
-type Rng = () => number;
-
-/** mulberry32: the same triggers and events on every run. */
-function seeded(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const pick = <T>(rng: Rng, list: readonly T[]): T => list[Math.floor(rng() * list.length)] as T;
-const hex = (rng: Rng, length: number): string => Array.from({ length }, () => Math.floor(rng() * 16).toString(16)).join('');
 
 // ---------------------------------------------------------------------------------------------
 // Definitions
