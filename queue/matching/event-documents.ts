@@ -77,6 +77,20 @@ export function eventFromGithub(payload: unknown, delivery: GithubDelivery, arri
   });
 }
 
+/**
+ * A CloudEvents JSON envelope (structured mode, as webhooks and NATS messages carry it) read as
+ * an event — its id '' when it has none; undefined for anything that is not a usable envelope.
+ */
+export function cloudEventOf(value: unknown, source: string, receivedAt: Date): NormalizedEvent | undefined {
+  if (!isRecord(value) || !('specversion' in value)) return undefined;
+  try {
+    return fromCloudEvent(value, { id: '', receivedAt }, source);
+  } catch (error) {
+    if (error instanceof EventShapeError) return undefined;
+    throw error;
+  }
+}
+
 function fromCloudEvent(doc: Record<string, unknown>, arrival: Arrival, source: string): NormalizedEvent {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(doc)) {

@@ -2,7 +2,7 @@
 // they would start with which inputs — with a reason for every verdict. Pure and shared by the
 // server's event worker and the offline `eventops test-event`.
 export { createEvent, eventView, scheduleTarget, type NormalizedEvent, type EventFields } from './normalized-event.js';
-export { eventFromDefinition, eventFromGithub, EventShapeError, type Arrival, type GithubDelivery } from './event-documents.js';
+export { cloudEventOf, eventFromDefinition, eventFromGithub, EventShapeError, type Arrival, type GithubDelivery } from './event-documents.js';
 export { SubjectTrie, subjectMatches } from './subject-trie.js';
 export { buildTriggerIndex, type TriggerIndex } from './trigger-index.js';
 export type { TriggerEntry, CompiledTrigger } from './compiled-trigger.js';

@@ -5,6 +5,7 @@
 // event its type and id; any other JSON (or text) is the body of an event whose type is
 // the NATS subject.
 import { AckPolicy, DeliverPolicy, connect, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats';
+import { cloudEventOf } from '../matching/index.js';
 
 export interface NatsSourceOptions {
   /** `nats://127.0.0.1:4222` */
@@ -80,18 +81,17 @@ export function toEvent(msg: Pick<JsMsg, 'subject' | 'data' | 'info' | 'headers'
   } catch {
     // Not JSON: the text itself is the body (nothing is dropped).
   }
-  const envelope = body !== null && typeof body === 'object' && !Array.isArray(body) && 'specversion' in body ? (body as Record<string, unknown>) : undefined;
-  const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+  const envelope = cloudEventOf(body, 'nats', new Date());
   const headers: Record<string, string> = {};
   for (const [key, values] of msg.headers ?? []) headers[key.toLowerCase()] = values.join(', ');
   return {
     source: 'nats' as const,
-    type: str(envelope?.type) ?? msg.subject,
+    type: envelope?.type ?? msg.subject,
     // Triggers match NATS subjects (with `*` and `>`); a CloudEvent's own subject is kept as a label.
     subject: msg.subject,
-    deliveryId: str(envelope?.id) ?? `${stream}:${msg.info.streamSequence}`,
-    headers,
-    labels: { 'nats.stream': stream, ...(str(envelope?.subject) ? { 'ce.subject': str(envelope?.subject) as string } : {}) },
-    body: envelope ? (envelope.data ?? null) : body,
+    deliveryId: envelope?.id || `${stream}:${msg.info.streamSequence}`,
+    headers: { ...headers, ...envelope?.headers },
+    labels: { 'nats.stream': stream, ...(envelope?.subject ? { 'ce.subject': envelope.subject } : {}) },
+    body: envelope ? envelope.body : body,
   };
 }

@@ -6,6 +6,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { Hono } from 'hono';
 import type { ReceiverConfig } from '../../config/index.js';
+import { cloudEventOf } from '../../queue/matching/index.js';
 import { ApiError } from '../api/index.js';
 import type { IncomingEvent, Intake } from './accept-event.js';
 import { keptHeaders, parseJsonBody, readRawBody, utf8 } from './raw-body.js';
@@ -30,19 +31,19 @@ export function genericReceiver(deps: GenericReceiverDeps): Hono {
     authenticate(receiver, raw, (h) => c.req.header(h), deps.secret);
     const text = utf8(raw);
     const body = text.trim() === '' ? null : parseJsonBody(text);
-    const envelope = body !== null && typeof body === 'object' && !Array.isArray(body) && 'specversion' in body ? (body as Record<string, unknown>) : undefined;
-    const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
-    const type = str(envelope?.type) ?? c.req.header('ce-type') ?? c.req.header('x-event-type') ?? 'webhook';
-    const subject = str(envelope?.subject) ?? c.req.header('ce-subject');
-    const deliveryId = str(envelope?.id) ?? c.req.header('ce-id') ?? c.req.header('x-delivery-id') ?? c.req.header('idempotency-key');
+    const source = `webhook/${name}`;
+    const envelope = cloudEventOf(body, source, new Date());
+    const type = envelope?.type ?? c.req.header('ce-type') ?? c.req.header('x-event-type') ?? 'webhook';
+    const subject = envelope?.subject ?? c.req.header('ce-subject');
+    const deliveryId = envelope?.id || (c.req.header('ce-id') ?? c.req.header('x-delivery-id') ?? c.req.header('idempotency-key'));
     const event: IncomingEvent = {
-      source: `webhook/${name}`,
+      source,
       type,
       ...(subject ? { subject } : {}),
       ...(deliveryId ? { deliveryId } : {}),
-      headers: keptHeaders(c, KEPT_HEADERS),
+      headers: { ...keptHeaders(c, KEPT_HEADERS), ...envelope?.headers },
       labels: {},
-      body: envelope ? (envelope.data ?? null) : body,
+      body: envelope ? envelope.body : body,
     };
     const accepted = await deps.intake.accept(event);
     return accepted.duplicate ? c.json({ eventId: accepted.eventId, duplicate: true }, 200) : c.json({ eventId: accepted.eventId }, 202);
