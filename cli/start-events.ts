@@ -24,7 +24,7 @@ export async function startEvents(config: Config, deps: { database: Database; re
   logger.info({ queue: config.redisUrl ? 'bullmq' : 'embedded' }, 'queue ready');
   const intake = createIntake({
     db,
-    enqueue: async (eventId) => void (await driver.enqueue('events', 'match-event', { eventId })),
+    enqueue: async (eventIds) => void (await driver.enqueueMany(eventIds.map((eventId) => ({ queue: 'events', job: 'match-event', payload: { eventId } })))),
     reportError: (error, context) => logger.warn({ err: error, context }, 'event accepted but not enqueued; the sweeper will enqueue it'),
   });
   const triggers = activeTriggersCache(db);

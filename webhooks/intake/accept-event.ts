@@ -1,10 +1,15 @@
-// Accepting an event: one INSERT, committed before anyone is told `202` — then the id goes to
-// the `events` queue. A delivery seen before (same source and delivery id) is answered with the
+// Accepting an event: an INSERT committed before anyone is told `202` — then the id goes to the
+// `events` queue. A delivery seen before (same source and delivery id) is answered with the
 // first event's id and creates nothing. If the queue is down, the event is still accepted: the
 // sweeper enqueues committed events that never reached the queue.
+//
+// Events that arrive together are stored together (group commit): one INSERT of many rows, one
+// round trip to the queue for their ids. Each caller still waits for its own row's commit. A
+// batch the database refuses is retried row by row, so one bad event fails only itself.
 import { randomUUID } from 'node:crypto';
-import { and, eq } from 'drizzle-orm';
-import { events, type Db } from '../../schemas/database/index.js';
+import { sql } from 'drizzle-orm';
+import type { Db } from '../../schemas/database/index.js';
+import { microBatch } from './micro-batch.js';
 
 /** An event as a receiver read it, before it has an id. */
 export interface IncomingEvent {
@@ -29,45 +34,70 @@ export interface Intake {
 
 export interface IntakeDeps {
   db: Db;
-  /** Puts the event's id on the `events` queue (idempotent by event id). */
-  enqueue(eventId: string): Promise<void>;
-  /** Told when enqueueing failed (the event stays accepted; the sweeper retries). */
+  /** Puts the events' ids on the `events` queue (idempotent by event id). */
+  enqueue(eventIds: readonly string[]): Promise<void>;
+  /** Told when enqueueing failed (the events stay accepted; the sweeper retries). */
   reportError(error: unknown, context: string): void;
 }
 
+/** Most events in one INSERT, and most INSERTs running at once. */
+const BATCH = { maxSize: 64, maxInFlight: 4 };
+
 export function createIntake(deps: IntakeDeps): Intake {
-  return {
-    async accept(event) {
-      const id = randomUUID();
-      const [inserted] = await deps.db
-        .insert(events)
-        .values({
-          id,
-          source: event.source,
-          type: event.type,
-          action: event.action ?? null,
-          subject: event.subject ?? null,
-          deliveryId: event.deliveryId ?? null,
-          headers: event.headers,
-          labels: event.labels,
-          body: event.body ?? null,
-        })
-        .onConflictDoNothing({ target: [events.source, events.deliveryId] })
-        .returning({ id: events.id });
-      if (!inserted) {
-        const [first] = await deps.db
-          .select({ id: events.id })
-          .from(events)
-          .where(and(eq(events.source, event.source), eq(events.deliveryId, event.deliveryId as string)));
-        if (first) return { eventId: first.id, duplicate: true };
-        throw new Error(`event of ${event.source} with delivery ${event.deliveryId} was neither stored nor found`);
-      }
-      try {
-        await deps.enqueue(id);
-      } catch (error) {
-        deps.reportError(error, `enqueue event ${id}`);
-      }
-      return { eventId: id, duplicate: false };
-    },
+  const store = async (batch: readonly IncomingEvent[]): Promise<PromiseSettledResult<AcceptedEvent>[]> => {
+    let accepted: AcceptedEvent[];
+    try {
+      accepted = await insertEvents(deps.db, batch);
+    } catch (error) {
+      if (batch.length === 1) throw error;
+      return Promise.allSettled(batch.map(async (event) => (await insertEvents(deps.db, [event]))[0] as AcceptedEvent));
+    }
+    await enqueueNew(accepted);
+    return accepted.map((value) => ({ status: 'fulfilled', value }));
   };
+  const enqueueNew = async (accepted: readonly AcceptedEvent[]) => {
+    const ids = accepted.filter((a) => !a.duplicate).map((a) => a.eventId);
+    if (ids.length === 0) return;
+    try {
+      await deps.enqueue(ids);
+    } catch (error) {
+      deps.reportError(error, `enqueue events ${ids.join(', ')}`);
+    }
+  };
+  return { accept: microBatch(store, BATCH) };
+}
+
+type Rows<R> = { rows: R[] };
+
+/**
+ * One INSERT for the batch: the rows travel as one JSON parameter spread by `jsonb_to_recordset`
+ * (as definitions do). Rows that hit the (source, delivery id) unique index are looked up, so a
+ * redelivery — even one inside the same batch — gets the first event's id.
+ */
+async function insertEvents(db: Db, batch: readonly IncomingEvent[]): Promise<AcceptedEvent[]> {
+  const ids = batch.map(() => randomUUID());
+  const json = JSON.stringify(
+    batch.map((e, n) => ({ i: ids[n], s: e.source, t: e.type, a: e.action ?? null, j: e.subject ?? null, d: e.deliveryId ?? null, h: e.headers, l: e.labels, b: e.body ?? null })),
+  );
+  const inserted = (await db.execute(sql`insert into events (id, source, type, action, subject, delivery_id, headers, labels, body)
+    select i, s, t, a, j, d, h, l, case when jsonb_typeof(b) = 'null' then null else b end
+    from jsonb_to_recordset(${json}::jsonb) as r(i text, s text, t text, a text, j text, d text, h jsonb, l jsonb, b jsonb)
+    on conflict (source, delivery_id) do nothing
+    returning id`)) as unknown as Rows<{ id: string }>;
+  const stored = new Set(inserted.rows.map((r) => r.id));
+  const missing = batch.filter((_, n) => !stored.has(ids[n] as string));
+  const first = new Map<string, string>();
+  if (missing.length > 0) {
+    const keys = JSON.stringify(missing.map((e) => ({ s: e.source, d: e.deliveryId })));
+    const found = (await db.execute(sql`select e.id, e.source, e.delivery_id from events e
+      join jsonb_to_recordset(${keys}::jsonb) as k(s text, d text) on e.source = k.s and e.delivery_id = k.d`)) as unknown as Rows<{ id: string; source: string; delivery_id: string }>;
+    for (const row of found.rows) first.set(`${row.source}\0${row.delivery_id}`, row.id);
+  }
+  return batch.map((event, n) => {
+    const id = ids[n] as string;
+    if (stored.has(id)) return { eventId: id, duplicate: false };
+    const earlier = first.get(`${event.source}\0${event.deliveryId}`);
+    if (earlier) return { eventId: earlier, duplicate: true };
+    throw new Error(`event of ${event.source} with delivery ${event.deliveryId} was neither stored nor found`);
+  });
 }

@@ -30,7 +30,7 @@ describe('POST /webhooks/github', () => {
     pg = await createTestDatabase();
     dataDir = await mkdtemp(join(tmpdir(), 'eventops-gh-'));
     database = await openDatabase({ url: pg.url, dataDir });
-    const intake = createIntake({ db: database.db, enqueue: async (id) => void enqueued.push(id), reportError: (e) => { throw e; } });
+    const intake = createIntake({ db: database.db, enqueue: async (ids) => void enqueued.push(...ids), reportError: (e) => { throw e; } });
     app = githubReceiver({ intake, secrets: () => [SECRET, OLD_SECRET], onEvent: (e) => seen.push(e) });
     app.onError((error, c) => (error instanceof ApiError ? c.json({ error: { code: error.code, message: error.message } }, error.status) : c.json({ error: String(error) }, 500)));
   });
