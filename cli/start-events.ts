@@ -50,7 +50,7 @@ export async function startEvents(config: Config, deps: { database: Database; re
     },
   );
   // Events committed but not enqueued (the queue was down, Redis lost its data) are enqueued again.
-  const stopSweeper = startSweeper({ db, driver, olderThanMs: 60_000, intervalMs: 30_000, onError: (e) => onError(e, 'sweeper'), onSwept: (count) => logger.info({ count }, 're-enqueued events that never reached the queue') });
+  const stopSweeper = startSweeper({ db, driver, olderThanMs: config.queue.sweepAfterMs, intervalMs: config.queue.sweepIntervalMs, onError: (e) => onError(e, 'sweeper'), onSwept: (count) => logger.info({ count }, 're-enqueued events that never reached the queue') });
   const scheduler = startScheduler({ db, accept: (e) => intake.accept(e), reportError: (e, context) => onError(e, context) });
   let nats: NatsSource | undefined;
   if (config.nats) {

@@ -76,6 +76,18 @@ export const ConfigSchema = Type.Object(
     database: Type.Optional(Type.Object({ url: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })) }, { additionalProperties: false })),
     /** REDIS_URL; absent → the embedded queue (used from the event-intake version on). */
     redis: Type.Optional(Type.Object({ url: Type.Optional(Type.String({ pattern: '^rediss?://' })) }, { additionalProperties: false })),
+    /** The sweeper that re-enqueues accepted events that never reached the queue. */
+    queue: Type.Optional(
+      Type.Object(
+        {
+          /** How often it looks; default 30s. */
+          sweepInterval: Type.Optional(Type.String({ pattern: '^(\\d+(ms|s|m|h|d))+$', description: 'a duration such as 30s, 5m or 1h' })),
+          /** How long an event may wait unmatched before it is re-enqueued; default 1m. */
+          sweepAfter: Type.Optional(Type.String({ pattern: '^(\\d+(ms|s|m|h|d))+$', description: 'a duration such as 30s, 5m or 1h' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     /** EVENTOPS_DATA_DIR; default `.eventops` next to the configuration file (or the working folder). */
     dataDir: Type.Optional(Type.String({ minLength: 1 })),
     /** LOG_LEVEL; default info. */

@@ -42,6 +42,8 @@ export interface Config {
   nats?: { url: string; stream: string; subjects: string[]; durable: string };
   /** Names of the secrets GitHub webhooks may be signed with (rotation: any of them). */
   githubWebhookSecrets: string[];
+  /** The sweeper: how often it looks, and how old an unmatched event must be to be re-enqueued. */
+  queue: { sweepIntervalMs: number; sweepAfterMs: number };
 }
 
 export interface ReceiverConfig {
@@ -228,6 +230,7 @@ function normalise(raw: RawConfig, base: string, file: string | undefined, origi
     sources,
     receivers: (raw.receivers ?? []).map((r, i) => receiver(r, i, origins)),
     githubWebhookSecrets: (raw.github?.webhookSecrets ?? []).map((s) => s.secret),
+    queue: { sweepIntervalMs: parseDuration(raw.queue?.sweepInterval ?? '30s') as number, sweepAfterMs: parseDuration(raw.queue?.sweepAfter ?? '1m') as number },
     ...(raw.nats ? { nats: { url: raw.nats.url ?? 'nats://127.0.0.1:4222', stream: raw.nats.stream, subjects: raw.nats.subjects, durable: raw.nats.durable ?? 'eventops' } } : {}),
   };
 }

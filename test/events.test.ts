@@ -7,6 +7,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { sign } from '@octokit/webhooks-methods';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,6 +36,9 @@ describe('events end to end', () => {
       EVENTOPS__SOURCES: JSON.stringify([{ name: 'template', path: resolve('definitions-template') }]),
       EVENTOPS__GITHUB__WEBHOOK_SECRETS: '[{ secret: GH_HOOK }]',
       EVENTOPS_SECRET_GH_HOOK: 'hook-secret',
+      // The sweeper looks often, so a lost job comes back within the test's time.
+      EVENTOPS__QUEUE__SWEEP_INTERVAL: '500ms',
+      EVENTOPS__QUEUE__SWEEP_AFTER: '1s',
     };
     const config = loadConfig({ cwd: dataDir, env });
     server = await startServer(config, { env, logger: pino({ level: 'silent' }), queuePrefix: prefix });
@@ -102,5 +106,33 @@ describe('events end to end', () => {
     expect(await again.json()).toEqual({ eventId, duplicate: true });
     const bad = await fetch(`${server.url}/webhooks/github`, { method: 'POST', headers: { ...headers, 'x-github-delivery': randomUUID(), 'x-hub-signature-256': await sign('wrong', payload) }, body: payload });
     expect(bad.status).toBe(401);
+  });
+
+  it('matches an event once even when Redis loses its job between accept and match', async () => {
+    const redis = new Redis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
+    const queue = new Queue('events', { connection: redis, prefix });
+    try {
+      await queue.pause(); // the workers take nothing: the accepted event's job waits in Redis
+      const res = await api('/api/v1/events', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type: 'hello', body: { name: 'flushed' } }) });
+      expect(res.status).toBe(202);
+      const { eventId } = (await res.json()) as { eventId: string };
+      expect(await queue.getJobCountByTypes('wait', 'paused')).toBe(1);
+      // Redis loses everything of this server's prefix (the job and the pause with it).
+      const keys = await redis.keys(`${prefix}:*`);
+      expect(keys.length).toBeGreaterThan(0);
+      await redis.del(...keys);
+      expect(((await (await api(`/api/v1/events/${eventId}`)).json()) as { status: string }).status).toBe('received');
+      // The sweeper finds the event still `received` and enqueues it again.
+      const event = await settled(eventId);
+      expect(event.status).toBe('matched');
+      expect(event.runs).toEqual([expect.objectContaining({ trigger: 'hello', inputs: { greeting: 'Hello', name: 'flushed' } })]);
+      // Later sweeps add nothing: the event is matched once.
+      await new Promise((r) => setTimeout(r, 2_000));
+      const later = (await (await api(`/api/v1/events/${eventId}`)).json()) as { runs: unknown[] };
+      expect(later.runs).toHaveLength(1);
+    } finally {
+      await queue.close();
+      await redis.quit();
+    }
   });
 });
