@@ -84,6 +84,16 @@ describe('matching stored events', () => {
     expect((await runsOf(first))[0]?.inputs).toMatchObject({ ref: '3f9c2e1a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e', env: 'staging' });
   });
 
+  it('starts one run for one dedupe key even when its events are matched at the same moment', async () => {
+    const sha = 'feedfacefeedfacefeedfacefeedfacefeedface';
+    const push = () => ({ source: 'github', type: 'push', deliveryId: randomUUID(), body: { ref: 'refs/heads/main', after: sha, commits: [{ id: sha }] } });
+    const ids = await Promise.all(Array.from({ length: 6 }, () => accept(push())));
+    const outcomes = await Promise.all(ids.map((id) => match(id)));
+    expect(outcomes.flatMap((o) => o?.runIds ?? [])).toHaveLength(1);
+    const verdicts = await Promise.all(ids.map((id) => verdict(id, 'build-on-push')));
+    expect(verdicts.map((v) => v?.verdict).sort()).toEqual(['deduplicated', 'deduplicated', 'deduplicated', 'deduplicated', 'deduplicated', 'matched']);
+  });
+
   it('starts nothing for a slash-command whose permission cannot be checked yet, and says so', async () => {
     const id = await accept({ source: 'github', type: 'issue_comment', action: 'created', deliveryId: randomUUID(), body: { action: 'created', comment: { body: '/deploy', user: { login: 'mallory' } }, issue: { number: 7, pull_request: { url: 'x' } } } });
     expect((await match(id))?.runIds).toEqual([]);

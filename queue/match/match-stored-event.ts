@@ -35,6 +35,11 @@ export async function matchStoredEvent(deps: MatchDeps, eventId: string): Promis
   const verdictOf = (run: PlannedRun) => verdicts.find((v) => v.source === run.source && v.trigger === run.trigger) as StoredVerdict;
 
   return deps.db.transaction(async (tx) => {
+    // Two events with one dedupe key matched at once by two workers: each takes the key's lock
+    // (in one order, so no deadlock) before looking for an earlier run, so the second sees the
+    // first's run once the first commits.
+    const dedupeKeys = [...new Set(result.runs.filter((r) => r.dedupeKey !== undefined).map((r) => JSON.stringify([r.source, r.trigger, r.dedupeKey])))].sort();
+    for (const key of dedupeKeys) await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${key}, 0))`);
     const runIds: string[] = [];
     const position = new Map<string, number>();
     for (const run of result.runs) {
