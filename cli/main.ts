@@ -2,10 +2,10 @@
 // maps outcomes to exit codes: 0 success, 1 the check failed, 2 a usage error.
 import { Command, CommanderError, Option } from 'commander';
 import { convertCommand } from './commands/convert.js';
-import { serveCommand } from './commands/serve.js';
 import { addSourcesCommands } from './commands/sources.js';
 import { addTokensCommands } from './commands/tokens.js';
 import { addEventCommands, addEventsCommands } from './commands/events.js';
+import { addRunsCommands } from './commands/runs.js';
 import { validateCommand } from './commands/validate.js';
 import { OUTPUT_FORMATS, parseOutputFormat, UsageError, type Io } from './output.js';
 
@@ -54,16 +54,20 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
 
   program
     .command('serve')
-    .description('start the server: the reconciler and the HTTP API (configured by eventops.yaml; embedded database when none is set)')
+    .description('start eventops: the HTTP API and webhooks, the workers that match events and run pipelines, and the reconciler (configured by eventops.yaml; embedded database and queue when none is set)')
     .option('-c, --config <file>', 'configuration file (default: EVENTOPS_CONFIG, else ./eventops.yaml when it exists)')
     .option('-p, --port <port>', 'port to listen on (overrides server.port and PORT)')
+    .option('--role <roles>', 'run only these roles, comma-separated: api (HTTP API, webhooks, NATS), worker (queue workers, sweepers), reconciler (sources, schedules); default: all')
     .action(async (opts: { config?: string; port?: string }) => {
+      // Loaded on use: the server (workers, runners) is not needed by the commands that call one.
+      const { serveCommand } = await import('./commands/serve.js');
       setExit(await serveCommand(opts, io));
     });
 
   addSourcesCommands(program.command('sources').description("the running server's sources: list, get, reconcile"), io, setExit);
   addEventCommands(program.command('event').description('send an event to the running server'), io, setExit);
   addEventsCommands(program.command('events').description("the running server's events: list, get (why each trigger matched or not)"), io, setExit);
+  addRunsCommands(program.command('runs').description("the running server's runs: list, get, logs (-f follows), cancel, approve, reject"), io, setExit);
   addTokensCommands(program.command('tokens').description('API tokens of the running server: create, list (admin scope)'), io, setExit);
 
   return program;

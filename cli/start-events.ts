@@ -5,7 +5,10 @@
 import { eq, and } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Config, SecretStore } from '../config/index.js';
-import { activeTriggersCache, createBullmqDriver, createEmbeddedDriver, matchStoredEvent, startNatsSource, startScheduler, startSweeper, type EventopsCatalog, type NatsSource, type QueueDriver } from '../queue/index.js';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { activeTriggersCache, createBullmqDriver, createEmbeddedDriver, createRunEngine, createTaskWorker, definitionsAtRevision, matchStoredEvent, startNatsSource, startRunSweeper, startScheduler, startSweeper, type EventopsCatalog, type Job, type NatsSource, type QueueDriver, type RunEngine } from '../queue/index.js';
+import { createLocalRunner } from '../runners/index.js';
 import { sanitizeUrl, type Reconciler } from '../reconciler/index.js';
 import { events, type Database } from '../schemas/database/index.js';
 import { createIntake, type IncomingEvent, type Intake } from '../webhooks/index.js';
@@ -13,14 +16,20 @@ import { createIntake, type IncomingEvent, type Intake } from '../webhooks/index
 export interface EventSide {
   intake: Intake;
   driver: QueueDriver<EventopsCatalog>;
+  engine: RunEngine;
   close(): Promise<void>;
 }
 
-export async function startEvents(config: Config, deps: { database: Database; reconciler: Pick<Reconciler, 'requestReconcile'>; secrets: SecretStore; logger: Logger; queuePrefix?: string }): Promise<EventSide> {
+/** What this process does: `api` takes events in (webhooks, API, NATS), `worker` works the queues and sweeps, `reconciler` fires schedules. */
+export type Role = 'api' | 'worker' | 'reconciler';
+export const ROLES: readonly Role[] = ['api', 'worker', 'reconciler'];
+
+export async function startEvents(config: Config, deps: { database: Database; reconciler: Pick<Reconciler, 'requestReconcile'>; secrets: SecretStore; logger: Logger; queuePrefix?: string; roles?: readonly Role[] }): Promise<EventSide> {
+  const roles = new Set(deps.roles ?? ROLES);
   const { database, logger } = deps;
   const db = database.db;
   const onError = (error: unknown, where: string) => logger.error({ err: error, where }, 'queue error');
-  const driver: QueueDriver<EventopsCatalog> = config.redisUrl ? createBullmqDriver({ connection: config.redisUrl, prefix: deps.queuePrefix ?? 'eventops', onError }) : createEmbeddedDriver({ db, onError });
+  const driver: QueueDriver<EventopsCatalog> = config.redisUrl ? createBullmqDriver({ connection: config.redisUrl, prefix: deps.queuePrefix ?? config.queuePrefix, onError }) : createEmbeddedDriver({ db, onError });
   logger.info({ queue: config.redisUrl ? 'bullmq' : 'embedded' }, 'queue ready');
   const intake = createIntake({
     db,
@@ -28,15 +37,45 @@ export async function startEvents(config: Config, deps: { database: Database; re
     reportError: (error, context) => logger.warn({ err: error, context }, 'event accepted but not enqueued; the sweeper will enqueue it'),
   });
   const triggers = activeTriggersCache(db);
+  /** Stopped in order at close: the scheduler first, then the sweepers. */
+  const stops: (() => Promise<void>)[] = [];
+  const enqueue = async (jobs: readonly Job[]) => void (await driver.enqueueMany(jobs));
+  const definitions = definitionsAtRevision(db);
+  const engine = createRunEngine({ db, definitions, enqueue, logger });
+  const runners = { local: createLocalRunner({ workRoot: join(config.dataDir, 'work') }) };
+  const runTask = createTaskWorker({
+    db,
+    engine,
+    definitions,
+    runners,
+    secret: (source, name) => {
+      const allowed = config.sources.find((s) => s.name === source)?.secrets ?? [];
+      if (!allowed.includes(name)) throw new Error(`source ${source} may not use secret ${name}: list it in sources[].secrets of eventops.yaml`);
+      const value = deps.secrets.get(name);
+      if (value === undefined) throw new Error(`secret ${name} is not set (EVENTOPS_SECRET_${name.toUpperCase()}, or a file in secrets.dir)`);
+      return value;
+    },
+    workerId: `${hostname()}:${process.pid}`,
+    leaseMs: config.runs.leaseMs,
+    logger,
+  });
+  if (roles.has('worker')) {
   await driver.work(
     {
       'match-event': async ({ eventId }) => {
         const outcome = await matchStoredEvent({ db, triggers }, eventId);
         if (outcome) logger.info({ eventId, status: outcome.status, runs: outcome.runIds.length }, 'event matched');
+        if (outcome && outcome.runIds.length > 0) {
+          // Lost here, the runs are started by the run sweeper (they stay pending in the database).
+          await enqueue(outcome.runIds.map((runId) => ({ queue: 'runs', job: 'start-run', payload: { runId } }))).catch((error: unknown) => onError(error, 'enqueue start-run'));
+        }
       },
+      'start-run': async ({ runId }) => engine.startRun(runId),
+      'run-timeout': async ({ runId }) => void (await engine.stopRun(runId, 'timed_out', 'the run timed out')),
+      'run-task': runTask,
     },
     {
-      concurrency: 8,
+      concurrency: config.runs.concurrency,
       onFailed: (failure) => {
         logger.warn({ err: failure.error, job: failure.id, attempt: failure.attempt, final: failure.final }, 'match-event failed');
         const eventId = (failure.id.match(/^match-event:(.+)$/) ?? [])[1];
@@ -51,9 +90,25 @@ export async function startEvents(config: Config, deps: { database: Database; re
   );
   // Events committed but not enqueued (the queue was down, Redis lost its data) are enqueued again.
   const stopSweeper = startSweeper({ db, driver, olderThanMs: config.queue.sweepAfterMs, intervalMs: config.queue.sweepIntervalMs, onError: (e) => onError(e, 'sweeper'), onSwept: (count) => logger.info({ count }, 're-enqueued events that never reached the queue') });
-  const scheduler = startScheduler({ db, accept: (e) => intake.accept(e), reportError: (e, context) => onError(e, context) });
+  stops.push(stopSweeper);
+  stops.push(
+    startRunSweeper({
+      db,
+      engine,
+      enqueue,
+      olderThanMs: config.queue.sweepAfterMs,
+      intervalMs: config.queue.sweepIntervalMs,
+      onError: (e) => onError(e, 'run sweeper'),
+      onSwept: (sweep) => logger.info({ sweep }, 'run sweeper repaired runs'),
+    }),
+  );
+  }
+  if (roles.has('reconciler')) {
+    const scheduler = startScheduler({ db, accept: (e) => intake.accept(e), reportError: (e, context) => onError(e, context) });
+    stops.unshift(() => scheduler.stop());
+  }
   let nats: NatsSource | undefined;
-  if (config.nats) {
+  if (config.nats && roles.has('api')) {
     nats = await startNatsSource({ ...config.nats, accept: (e) => intake.accept(e), reportError: (e, context) => onError(e, context) });
     logger.info({ stream: config.nats.stream, subjects: config.nats.subjects }, 'NATS source ready');
   }
@@ -61,12 +116,13 @@ export async function startEvents(config: Config, deps: { database: Database; re
   return {
     intake,
     driver,
+    engine,
     close: () =>
       (closing ??= (async () => {
         await nats?.close();
-        await scheduler.stop();
-        await stopSweeper();
+        for (const stop of stops) await stop();
         await driver.close();
+        await runners.local.close();
       })()),
   };
 }

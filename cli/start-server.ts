@@ -6,7 +6,8 @@ import { createSecretStore, type Config } from '../config/index.js';
 import { createReconciler, type ProcessReconciler } from '../reconciler/index.js';
 import { openDatabase, type Database } from '../schemas/database/index.js';
 import { createApp, ensureAdminToken, startHttpServer } from '../webhooks/index.js';
-import { sourcesPushedTo, startEvents, type EventSide } from './start-events.js';
+import { Hono } from 'hono';
+import { ROLES, sourcesPushedTo, startEvents, type EventSide, type Role } from './start-events.js';
 import { VERSION } from './version.js';
 
 export interface RunningServer {
@@ -25,10 +26,13 @@ export interface StartServerOptions {
   schedule?: boolean;
   /** Key prefix of the BullMQ queues (default `eventops`; tests use their own). */
   queuePrefix?: string;
+  /** What this process does (default all): `serve --role`. */
+  roles?: readonly Role[];
 }
 
 export async function startServer(config: Config, options: StartServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'eventops' } });
+  const roles = new Set(options.roles ?? ROLES);
   const database = await openDatabase({ ...(config.databaseUrl ? { url: config.databaseUrl } : {}), dataDir: config.dataDir });
   logger.info({ driver: database.driver, ...(database.driver === 'pglite' ? { dataDir: config.dataDir } : {}) }, 'database ready');
   let admin: Awaited<ReturnType<typeof ensureAdminToken>>;
@@ -47,16 +51,18 @@ export async function startServer(config: Config, options: StartServerOptions = 
     dataDir: config.dataDir,
     secrets,
     logger,
-    ...(options.schedule === false ? { schedule: false } : {}),
+    // Only the reconciler role polls and watches sources; the API still reconciles on request.
+    ...(options.schedule === false || !roles.has('reconciler') ? { schedule: false } : {}),
   });
   let http: Awaited<ReturnType<typeof startHttpServer>> | undefined;
   let eventSide: EventSide | undefined;
   try {
     await reconciler.start();
-    eventSide = await startEvents(config, { database, reconciler, secrets, logger, ...(options.queuePrefix ? { queuePrefix: options.queuePrefix } : {}) });
-    const { intake } = eventSide;
+    eventSide = await startEvents(config, { database, reconciler, secrets, logger, roles: [...roles], ...(options.queuePrefix ? { queuePrefix: options.queuePrefix } : {}) });
+    const { intake, engine } = eventSide;
     const secretValues = (names: readonly string[]) => names.flatMap((n) => secrets.get(n) ?? []);
-    const app = createApp({
+    // Every role answers /healthz; only the api role serves the API and the webhooks.
+    const app = !roles.has('api') ? healthOnly(VERSION) : createApp({
       db: database.db,
       reconciler,
       version: VERSION,
@@ -75,6 +81,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
         },
         generic: { receivers: config.receivers, secret: (name) => secrets.get(name) },
       },
+      runs: { engine },
     });
     http = await startHttpServer(app, { port: config.server.port, host: config.server.host });
   } catch (error) {
@@ -83,7 +90,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     await database.close();
     throw error;
   }
-  logger.info({ url: http.url, sources: reconciler.sourceNames }, 'eventops is serving');
+  logger.info({ url: http.url, roles: [...roles], sources: reconciler.sourceNames }, 'eventops is serving');
   let closing: Promise<void> | undefined;
   const server = http;
   const events = eventSide;
@@ -100,4 +107,15 @@ export async function startServer(config: Config, options: StartServerOptions = 
         await database.close();
       })()),
   };
+}
+
+/** The HTTP side of a process without the api role: health only (probes). */
+function healthOnly(version: string): Hono {
+  const app = new Hono();
+  app.get('/healthz', (c) => {
+    c.header('x-eventops-version', version);
+    return c.json({ status: 'ok' });
+  });
+  app.notFound((c) => c.json({ error: { code: 'NotFound', message: `no route ${c.req.method} ${c.req.path}: this process does not have the api role` } }, 404));
+  return app;
 }

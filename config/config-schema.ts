@@ -75,7 +75,16 @@ export const ConfigSchema = Type.Object(
     /** DATABASE_URL; absent → the embedded PGlite under `dataDir`. */
     database: Type.Optional(Type.Object({ url: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })) }, { additionalProperties: false })),
     /** REDIS_URL; absent → the embedded queue (used from the event-intake version on). */
-    redis: Type.Optional(Type.Object({ url: Type.Optional(Type.String({ pattern: '^rediss?://' })) }, { additionalProperties: false })),
+    redis: Type.Optional(
+      Type.Object(
+        {
+          url: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+          /** Key prefix of every queue key; default `eventops`. Deployments sharing one Redis need their own. */
+          prefix: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]+$', description: 'letters, digits, `_`, `.` and `-`' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     /** The sweeper that re-enqueues accepted events that never reached the queue. */
     queue: Type.Optional(
       Type.Object(
@@ -84,6 +93,18 @@ export const ConfigSchema = Type.Object(
           sweepInterval: Type.Optional(Type.String({ pattern: '^(\\d+(ms|s|m|h|d))+$', description: 'a duration such as 30s, 5m or 1h' })),
           /** How long an event may wait unmatched before it is re-enqueued; default 1m. */
           sweepAfter: Type.Optional(Type.String({ pattern: '^(\\d+(ms|s|m|h|d))+$', description: 'a duration such as 30s, 5m or 1h' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    /** The run engine's workers. */
+    runs: Type.Optional(
+      Type.Object(
+        {
+          /** Tasks one worker process runs at once; default 8. */
+          concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+          /** How long a task's claim lasts without renewal (a dead worker's task is retried or failed after it); default 30s. */
+          lease: Type.Optional(Type.String({ pattern: '^(\\d+(ms|s|m|h|d))+$', description: 'a duration such as 30s, 5m or 1h' })),
         },
         { additionalProperties: false },
       ),

@@ -33,6 +33,8 @@ export interface Config {
   server: { port: number; host: string; anonymousRead: boolean };
   databaseUrl?: string;
   redisUrl?: string;
+  /** Key prefix of the BullMQ queues. */
+  queuePrefix: string;
   /** Absolute folder for the embedded database, caches and the admin token. */
   dataDir: string;
   logLevel: string;
@@ -44,6 +46,8 @@ export interface Config {
   githubWebhookSecrets: string[];
   /** The sweeper: how often it looks, and how old an unmatched event must be to be re-enqueued. */
   queue: { sweepIntervalMs: number; sweepAfterMs: number };
+  /** The run engine's workers: tasks at once per process, and the lease of a running task. */
+  runs: { concurrency: number; leaseMs: number };
 }
 
 export interface ReceiverConfig {
@@ -230,6 +234,8 @@ function normalise(raw: RawConfig, base: string, file: string | undefined, origi
     sources,
     receivers: (raw.receivers ?? []).map((r, i) => receiver(r, i, origins)),
     githubWebhookSecrets: (raw.github?.webhookSecrets ?? []).map((s) => s.secret),
+    queuePrefix: raw.redis?.prefix ?? 'eventops',
+    runs: { concurrency: raw.runs?.concurrency ?? 8, leaseMs: parseDuration(raw.runs?.lease ?? '30s') as number },
     queue: { sweepIntervalMs: parseDuration(raw.queue?.sweepInterval ?? '30s') as number, sweepAfterMs: parseDuration(raw.queue?.sweepAfter ?? '1m') as number },
     ...(raw.nats ? { nats: { url: raw.nats.url ?? 'nats://127.0.0.1:4222', stream: raw.nats.stream, subjects: raw.nats.subjects, durable: raw.nats.durable ?? 'eventops' } } : {}),
   };

@@ -7,3 +7,4 @@ export { matchStoredEvent, toNormalizedEvent, type MatchDeps, type MatchOutcome,
 export { startScheduler, scheduledTriggers, type Scheduler, type SchedulerDeps } from './schedules/scheduler.js';
 export { dueTicks, tickDeliveryId, type ScheduledTrigger } from './schedules/due-ticks.js';
 export { startNatsSource, type NatsSource, type NatsSourceOptions } from './nats/nats-source.js';
+export * from './runs/index.js';

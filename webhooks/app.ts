@@ -6,7 +6,7 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { Db } from '../schemas/database/index.js';
 import type { Reconciler } from '../reconciler/index.js';
-import { ApiError, definitionsRoutes, sourcesRoutes, tokensRoutes } from './api/index.js';
+import { ApiError, definitionsRoutes, runsRoutes, sourcesRoutes, tokensRoutes, type RunsEngine } from './api/index.js';
 import { requireToken } from './auth/index.js';
 import { eventsRoutes, genericReceiver, githubReceiver, type GenericReceiverDeps, type GithubReceiverDeps, type Intake } from './intake/index.js';
 
@@ -27,6 +27,12 @@ export interface AppDeps {
     intake: Intake;
     github: Omit<GithubReceiverDeps, 'intake'>;
     generic: Omit<GenericReceiverDeps, 'intake'>;
+  };
+  /** The runs routes (`/api/v1/runs…`): cancel and approvals go through `engine`. Absent: not served. */
+  runs?: {
+    engine: RunsEngine;
+    /** How often a followed log is read again (default 250 ms) and a quiet one gets a heartbeat (default 15 s). */
+    follow?: { pollMs?: number; heartbeatMs?: number };
   };
 }
 
@@ -52,6 +58,7 @@ export function createApp(deps: AppDeps): Hono {
   app.route('/api/v1', definitionsRoutes({ db: deps.db }));
   app.route('/api/v1', tokensRoutes({ db: deps.db }));
   if (deps.intake) app.route('/api/v1', eventsRoutes({ db: deps.db, intake: deps.intake.intake }));
+  if (deps.runs) app.route('/api/v1', runsRoutes({ db: deps.db, engine: deps.runs.engine, reportError, ...(deps.runs.follow ? { follow: deps.runs.follow } : {}) }));
 
   app.notFound((c) => c.json({ error: { code: 'NotFound', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
 

@@ -3,7 +3,7 @@
 export { createApp, type AppDeps } from './app.js';
 export { createIntake, type Intake, type IncomingEvent } from './intake/index.js';
 export { startHttpServer, type HttpServer, type HttpServerOptions } from './serve-http.js';
-export { DEFINITION_KINDS } from './api/index.js';
+export { DEFINITION_KINDS, RUN_STATUSES } from './api/index.js';
 export { ensureAdminToken, createToken, verifyToken, SCOPES, type Scope, type TokenInfo } from './auth/index.js';
 export type {
   ActiveRevisionDetail,
@@ -17,4 +17,15 @@ export type {
   RevisionItem,
   SourceDetail,
   SourceSummary,
+  CancelAnswer,
+  ChildRunItem,
+  DecisionAnswer,
+  LogEnd,
+  LogLineItem,
+  LogPage,
+  RunDetail,
+  RunPage,
+  RunsEngine,
+  RunSummary,
+  TaskItem,
 } from './api/index.js';

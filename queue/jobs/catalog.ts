@@ -124,12 +124,15 @@ export function backoffDelayMs(backoff: Backoff, attempt: number): number {
 const Id = Type.String({ minLength: 1, maxLength: 200 });
 
 /**
- * The queues of eventops. `events`: match one accepted event against the triggers. `tasks`: run
- * one task of a run (`attempt` is the pipeline's own retry number, part of the id so a retry of
- * the task is a new job). `reports`: tell the outside world about a run (check run, comment,
- * CloudEvent); `kind` must tell apart reports that should both be sent.
+ * The queues of eventops. `events`: match one accepted event against the triggers. `runs`: start
+ * a run, time it out. `tasks`: run one task of a run (`attempt` is the pipeline's own retry
+ * number, part of the id so a retry of the task is a new job). Handlers are idempotent: each
+ * checks the stored state under the run's lock before it acts, so a job run twice does nothing
+ * twice.
  */
-// The run engine adds its `tasks` and `reports` queues here, with their handlers.
+// `reports` (check runs, comments, CloudEvents) comes with the GitHub and notification versions.
+const RunId = Type.Object({ runId: Id }, { additionalProperties: false });
+
 export const eventopsCatalog = defineCatalog({
   events: {
     'match-event': defineJob({
@@ -137,6 +140,21 @@ export const eventopsCatalog = defineCatalog({
       attempts: 5,
       backoff: { type: 'exponential', delayMs: 1_000 },
       jobId: (p) => `match-event:${p.eventId}`,
+    }),
+  },
+  runs: {
+    /** Create a pending run's tasks and start the ready ones (or wait for its concurrency group). */
+    'start-run': defineJob({ payload: RunId, attempts: 5, backoff: { type: 'exponential', delayMs: 1_000 }, jobId: (p) => `start-run:${p.runId}` }),
+    /** The run's `timeout` ran out: stop it as timed out (enqueued delayed when the run starts). */
+    'run-timeout': defineJob({ payload: RunId, attempts: 5, backoff: { type: 'exponential', delayMs: 1_000 }, jobId: (p) => `run-timeout:${p.runId}` }),
+  },
+  tasks: {
+    /** Run one attempt of one task on an actuator, then advance the run. */
+    'run-task': defineJob({
+      payload: Type.Object({ runId: Id, task: Id, attempt: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }),
+      attempts: 5,
+      backoff: { type: 'exponential', delayMs: 1_000 },
+      jobId: (p) => `run-task:${p.runId}:${p.task}:${p.attempt}`,
     }),
   },
 });

@@ -40,6 +40,11 @@ async function deleteKeys(redis: Redis, prefix: string): Promise<number> {
   return deleted;
 }
 
+/** Handlers of the queues a test does not work on (`queues: ['events']` keeps them idle). */
+const notHere = async () => {
+  throw new Error('this test works only on the events queue');
+};
+
 const failOnError = (error: unknown, where: string) => {
   throw new Error(`queue driver error in ${where}`, { cause: error });
 };
@@ -240,8 +245,8 @@ describe('sweeper', () => {
       // Process them without marking the events (as if the matcher's write were lost too).
       const seen: string[] = [];
       await driver.work(
-        { 'match-event': async (p) => void seen.push(p.eventId) },
-        { concurrency: 2 },
+        { 'match-event': async (p) => void seen.push(p.eventId), 'start-run': notHere, 'run-timeout': notHere, 'run-task': notHere },
+        { concurrency: 2, queues: ['events'] },
       );
       await waitFor('both events matched', async () => (await driver.stats('events')).completed === 2);
       // Completed and retained: the sweeper cannot add them again.
@@ -299,8 +304,10 @@ describe('sweeper', () => {
 
 describe('catalog', () => {
   it('declares the eventops queues with deterministic ids', () => {
-    expect(Object.keys(eventopsCatalog)).toEqual(['events']);
+    expect(Object.keys(eventopsCatalog)).toEqual(['events', 'runs', 'tasks']);
     expect(eventopsCatalog.events['match-event'].jobId({ eventId: 'e1' })).toBe('match-event:e1');
+    expect(eventopsCatalog.runs['start-run'].jobId({ runId: 'r1' })).toBe('start-run:r1');
+    expect(eventopsCatalog.tasks['run-task'].jobId({ runId: 'r1', task: 'build', attempt: 2 })).toBe('run-task:r1:build:2');
   });
 
   it('refuses a catalog that declares one job name on two queues', () => {

@@ -3,7 +3,7 @@
 // value checked against the input's declared type and enum, since an expression's value is
 // known only now. A failure names the pipeline and the input, so the event's record says
 // exactly which value to fix.
-import { renderValue, type InputType, type Pipeline, type PipelineInput } from '../../schemas/index.js';
+import { renderValue, type InputType, type Pipeline, type PipelineInput, type Scope } from '../../schemas/index.js';
 import { describeValue, describeValues, kindOf } from './describe-value.js';
 
 export type InputsResult = { ok: true; inputs: Record<string, unknown> } | { ok: false; reason: string };
@@ -12,13 +12,15 @@ export type InputsResult = { ok: true; inputs: Record<string, unknown> } | { ok:
  * Resolves `given` (a trigger's `pipelines[].inputs`) for `pipeline` against `context`
  * (`{ event, trigger }`). Inputs come out in the pipeline's declared order. `rendered`, when
  * given, holds the values of templates already rendered for this event, by text: only for
- * templates that read nothing but the event, which are the same for every trigger.
+ * templates that read nothing but the event, which are the same for every trigger. `scope`:
+ * where the values were written (`trigger`; `pipeline` for a nested `pipeline` task's inputs).
  */
 export function resolveInputs(
   pipeline: Pipeline,
   given: Readonly<Record<string, unknown>> | undefined,
   context: Record<string, unknown>,
   rendered?: Map<string, unknown>,
+  scope: Scope = 'trigger',
 ): InputsResult {
   const name = pipeline.metadata.name;
   const declared = pipeline.spec.inputs ?? [];
@@ -35,7 +37,7 @@ export function resolveInputs(
     }
     let value: unknown;
     try {
-      value = render(values[input.name], context, rendered);
+      value = render(values[input.name], context, rendered, scope);
     } catch (error) {
       return fail(name, input.name, error instanceof Error ? error.message : String(error));
     }
@@ -50,10 +52,10 @@ function fail(pipeline: string, input: string, problem: string): InputsResult {
   return { ok: false, reason: `pipeline ${pipeline}: input ${input}: ${problem}` };
 }
 
-function render(value: unknown, context: Record<string, unknown>, rendered: Map<string, unknown> | undefined): unknown {
-  if (!rendered || typeof value !== 'string') return renderValue(value, 'trigger', context);
+function render(value: unknown, context: Record<string, unknown>, rendered: Map<string, unknown> | undefined, scope: Scope): unknown {
+  if (!rendered || typeof value !== 'string') return renderValue(value, scope, context);
   if (rendered.has(value)) return rendered.get(value);
-  const out = renderValue(value, 'trigger', context);
+  const out = renderValue(value, scope, context);
   rendered.set(value, out);
   return out;
 }

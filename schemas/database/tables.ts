@@ -2,7 +2,7 @@
 // `npm run db:generate`, committed under `schemas/database/migrations/` and never edited after
 // they land; the server applies them at start-up, on PostgreSQL and on the embedded PGlite.
 import { sql } from 'drizzle-orm';
-import { bigint, bigserial, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 
 /** A condition of a source's status, Kubernetes-style: `Ready` is derived from the others. */
 export interface Condition {
@@ -201,8 +201,9 @@ export type ApiTokenRow = typeof apiTokens.$inferSelect;
 
 /**
  * A run of a pipeline, created pending when a trigger matches an event and pinned to the
- * revision the trigger came from (the run engine of a later version executes it). A trigger
- * fires once per event and pipeline entry: matching twice creates nothing new.
+ * revision the trigger came from. A trigger fires once per event and pipeline entry: matching
+ * twice creates nothing new. A `pipeline` task starts a child run (same event, trigger and
+ * revision) that names its parent run and task.
  */
 export const runs = pgTable(
   'runs',
@@ -219,14 +220,112 @@ export const runs = pgTable(
       .references(() => events.id),
     inputs: jsonb('inputs').notNull().default(sql`'{}'::jsonb`),
     dedupeKey: text('dedupe_key'),
-    /** `pending` until the run engine takes it. */
+    /** `pending` → `running` → `succeeded` | `failed` | `cancelled` | `timed_out`. */
     status: text('status').notNull().default('pending'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    parentRunId: text('parent_run_id'),
+    parentTask: text('parent_task'),
+    /** The pipeline's `concurrency.group`, rendered when the run starts. */
+    concurrencyGroup: text('concurrency_group'),
+    /** Run-wide `contexts`, set by task outputs with `setToContext`. */
+    contexts: jsonb('contexts').$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
+    /** The pipeline's `outputs`, rendered when the run ends. */
+    outputs: jsonb('outputs').$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
+    /** Why the run failed, was cancelled or timed out, for people. */
+    error: text('error'),
+    /** Set by cancel or the run's timeout: what the run ends as once its tasks have stopped. */
+    stopRequested: text('stop_requested'),
+    startedAt: timestamp('started_at', { withTimezone: true }),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+    /** When the run's `timeout` runs out. */
+    deadlineAt: timestamp('deadline_at', { withTimezone: true }),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
-    uniqueIndex('runs_once_per_event').on(t.eventId, t.source, t.trigger, t.pipelineIndex),
+    uniqueIndex('runs_once_per_event').on(t.eventId, t.source, t.trigger, t.pipelineIndex).where(sql`${t.parentRunId} is null`),
+    uniqueIndex('runs_child_once').on(t.parentRunId, t.parentTask).where(sql`${t.parentRunId} is not null`),
     index('runs_dedupe').on(t.source, t.trigger, t.dedupeKey, t.createdAt),
+    index('runs_created').on(t.createdAt, t.id),
+    index('runs_group').on(t.concurrencyGroup, t.createdAt).where(sql`${t.concurrencyGroup} is not null`),
+    index('runs_unfinished').on(t.status).where(sql`${t.status} in ('pending', 'running')`),
   ],
 );
 
+/** One earlier attempt of a task, kept when it is retried. */
+export interface TaskAttempt {
+  attempt: number;
+  status: string;
+  exitCode: number | null;
+  error: string | null;
+  actuator: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+/**
+ * The state of one task of a run: `pending` → `queued` → `running` → `succeeded` | `failed` |
+ * `skipped` | `cancelled` | `timed_out`, or `waiting_approval` for an approval task. `attempt`
+ * counts the pipeline's own retries (1 for the first); a worker's result is recorded only for
+ * the attempt it ran, so a completion is recorded once.
+ */
+export const taskRuns = pgTable(
+  'task_runs',
+  {
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    /** `tasks` or `finally`. */
+    phase: text('phase').notNull(),
+    /** Position in the pipeline (for display). */
+    position: integer('position').notNull(),
+    type: text('type').notNull(),
+    status: text('status').notNull().default('pending'),
+    attempt: integer('attempt').notNull().default(0),
+    /** `<source>/<name>` of the actuator that ran the current attempt. */
+    actuator: text('actuator'),
+    exitCode: integer('exit_code'),
+    outputs: jsonb('outputs').$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
+    error: text('error'),
+    /** Why a task was skipped: its `if` was false, or a task it needs did not succeed. */
+    skipReason: text('skip_reason'),
+    childRunId: text('child_run_id'),
+    /** A retry waits until then. */
+    notBefore: timestamp('not_before', { withTimezone: true }),
+    /** While running: the worker renews this; past it, the attempt is taken as lost. */
+    leaseUntil: timestamp('lease_until', { withTimezone: true }),
+    worker: text('worker'),
+    /** Approval tasks: who decided, and how. */
+    decidedBy: text('decided_by'),
+    decision: text('decision'),
+    attempts: jsonb('attempts').$type<TaskAttempt[]>().notNull().default(sql`'[]'::jsonb`),
+    startedAt: timestamp('started_at', { withTimezone: true }),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.runId, t.name] }),
+    index('task_runs_active').on(t.status, t.leaseUntil).where(sql`${t.status} in ('queued', 'running')`),
+    index('task_runs_actuator').on(t.actuator).where(sql`${t.status} = 'running'`),
+  ],
+);
+
+/** A task's log, in chunks of lines as the worker flushed them (`lines`: `{ at, stream, text }`). */
+export const logChunks = pgTable(
+  'log_chunks',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    task: text('task').notNull(),
+    attempt: integer('attempt').notNull(),
+    lines: jsonb('lines').$type<{ at: number; stream: string; text: string }[]>().notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('log_chunks_run').on(t.runId, t.task, t.id)],
+);
+
 export type RunRow = typeof runs.$inferSelect;
+export type TaskRunRow = typeof taskRuns.$inferSelect;
+export type LogChunkRow = typeof logChunks.$inferSelect;

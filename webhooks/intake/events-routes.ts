@@ -2,7 +2,7 @@
 // envelope or an original eventops event), list events, and explain one: per trigger, matched
 // or which filter failed and why, and the runs it started.
 import { randomUUID } from 'node:crypto';
-import { and, desc, eq, type SQL } from 'drizzle-orm';
+import { and, desc, eq, isNull, type SQL } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { CORE_SCHEMA, load as loadYaml } from 'js-yaml';
 import { convertLegacy, detectLegacy } from '../../schemas/index.js';
@@ -74,7 +74,8 @@ export function eventsRoutes(deps: EventsRoutesDeps): Hono {
     const started = await deps.db
       .select({ id: runs.id, source: runs.source, trigger: runs.trigger, pipeline: runs.pipeline, revisionId: runs.revisionId, status: runs.status, inputs: runs.inputs, createdAt: runs.createdAt })
       .from(runs)
-      .where(eq(runs.eventId, id));
+      // The runs the event started; child runs of `pipeline` tasks belong to their parent run.
+      .where(and(eq(runs.eventId, id), isNull(runs.parentRunId)));
     return c.json({ ...row, runs: started });
   });
 

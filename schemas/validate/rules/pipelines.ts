@@ -101,8 +101,9 @@ function taskFields(ctx: RuleContext, def: Definition<Pipeline>, path: Path, tas
     if (outputNames.has(output.name)) ctx.report(def, [...at, 'name'], 'duplicate-name', `output \`${output.name}\` is declared twice in task \`${task.name}\``);
     outputNames.add(output.name);
     const sources = (['fromEnv', 'fromFile', 'value'] as const).filter((k) => output[k] !== undefined);
-    if (sources.length !== 1) {
-      ctx.report(def, at, 'output-source', `output \`${output.name}\` needs exactly one of \`fromEnv\`, \`fromFile\` or \`value\`${sources.length > 1 ? `, not ${sources.join(' and ')}` : ''}`);
+    // None of them: the task writes `name=value` to the file in $EVENTOPS_OUTPUT.
+    if (sources.length > 1) {
+      ctx.report(def, at, 'output-source', `output \`${output.name}\` takes one of \`fromEnv\`, \`fromFile\` or \`value\`, not ${sources.join(' and ')}`);
     }
     if (output.setToContext !== undefined && !contexts.has(output.setToContext)) {
       ctx.report(

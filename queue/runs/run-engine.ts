@@ -1,0 +1,449 @@
+// The run engine's transitions, each in one transaction holding the run's row lock: start a run,
+// record a task's result, stop (cancel or time out), decide an approval, finish a child run.
+// Under the lock the stored state is read, `decide` (dag.ts) says what follows, the changes are
+// written, and only after the commit are jobs enqueued — so every transition happens once, and
+// a job lost on the way is found again by the sweeper (run-sweeper.ts) from the stored state.
+import { randomUUID } from 'node:crypto';
+import { and, asc, eq, inArray, ne, sql } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import { evaluateCondition, parseDuration, renderTemplate, type Pipeline, type Task } from '../../schemas/index.js';
+import { events, runs, taskRuns, type Db, type EventRow, type RunRow, type TaskAttempt, type TaskRunRow } from '../../schemas/database/index.js';
+import type { EnqueueItem } from '../jobs/index.js';
+import type { EventopsCatalog } from '../jobs/catalog.js';
+import { resolveInputs } from '../matching/resolve-inputs.js';
+import { decide, isTerminal, outcome, type PlanTask, type Stop, type TaskState, type TaskStatus } from './dag.js';
+import type { DefinitionsAtRevision } from './definitions-at-revision.js';
+import { runContext, type TaskView } from './run-context.js';
+
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+export type Job = EnqueueItem<EventopsCatalog>;
+
+export interface RunEngineDeps {
+  db: Db;
+  definitions: DefinitionsAtRevision;
+  enqueue(jobs: readonly Job[]): Promise<void>;
+  logger: Logger;
+}
+
+/** What a worker reports for one attempt of a task. */
+export interface AttemptResult {
+  status: 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
+  exitCode: number | null;
+  outputs: Record<string, string>;
+  error?: string;
+}
+
+export type Decision = 'approve' | 'reject';
+
+export class RunStateError extends Error {
+  constructor(
+    message: string,
+    readonly status: 404 | 409,
+  ) {
+    super(message);
+    this.name = 'RunStateError';
+  }
+}
+
+/** A loaded run under its lock: the row, its pipeline at its revision, and its tasks. */
+interface Locked {
+  tx: Tx;
+  run: RunRow;
+  pipeline: Pipeline | undefined;
+  revision: string;
+  tasks: Map<string, TaskRunRow>;
+  after: Job[];
+  /** Work to do after the commit, outside this run's lock (other runs' transitions). */
+  then: (() => Promise<void>)[];
+}
+
+export interface RunEngine {
+  startRun(runId: string): Promise<void>;
+  /** Records the result of `attempt` of `task`; false when that attempt is no longer current (nothing recorded). */
+  completeTask(runId: string, task: string, attempt: number, result: AttemptResult): Promise<boolean>;
+  /** Cancel (or time out) a run: pending tasks are cancelled, running ones stopped by their workers, `finally` still runs. */
+  stopRun(runId: string, stop: Stop, why?: string): Promise<RunRow>;
+  /** Approves or rejects a waiting approval task; its outputs are `approvedBy` (or `rejectedBy`) and `comment`. */
+  decideApproval(runId: string, task: string, decision: Decision, by: string, comment?: string): Promise<TaskRunRow>;
+  /** A child run ended: its parent's `pipeline` task takes its outcome and outputs. */
+  completeChild(childRunId: string): Promise<void>;
+  /** The task's definition and the expression context of the run now (for a worker about to run it). */
+  taskPlan(runId: string, task: string): Promise<{ run: RunRow; task: Task; pipeline: Pipeline; context: Record<string, unknown> } | undefined>;
+}
+
+export function createRunEngine(deps: RunEngineDeps): RunEngine {
+  const { db, logger } = deps;
+
+  async function withRun<T>(runId: string, fn: (l: Locked) => Promise<T>): Promise<T> {
+    const after: Job[] = [];
+    const then: (() => Promise<void>)[] = [];
+    const result = await db.transaction(async (tx) => {
+      const [run] = await tx.select().from(runs).where(eq(runs.id, runId)).for('update');
+      if (!run) throw new RunStateError(`run ${runId} does not exist`, 404);
+      const defs = await deps.definitions.get(run.source, run.revisionId, tx);
+      const rows = await tx.select().from(taskRuns).where(eq(taskRuns.runId, runId));
+      return fn({ tx, run, pipeline: defs.pipelines.get(run.pipeline), revision: defs.commit, tasks: new Map(rows.map((r) => [r.name, r])), after, then });
+    });
+    if (after.length > 0) {
+      await deps.enqueue(after).catch((error: unknown) => logger.warn({ err: error, runId }, 'jobs of a run not enqueued; the run sweeper will enqueue them'));
+    }
+    for (const step of then) await step().catch((error: unknown) => logger.warn({ err: error, runId }, 'a follow-up of a run transition failed; the run sweeper will retry it'));
+    return result;
+  }
+
+  const eventCache = new Map<string, EventRow | undefined>();
+  async function eventOf(tx: Tx, eventId: string): Promise<EventRow | undefined> {
+    if (eventCache.has(eventId)) return eventCache.get(eventId);
+    const [event] = await tx.select().from(events).where(eq(events.id, eventId));
+    if (eventCache.size > 256) eventCache.delete(eventCache.keys().next().value as string);
+    eventCache.set(eventId, event);
+    return event;
+  }
+
+  async function contextOf(l: Locked, status: string, states?: ReadonlyMap<string, TaskState>): Promise<Record<string, unknown>> {
+    const tasks = new Map<string, TaskView>();
+    for (const [name, row] of l.tasks) tasks.set(name, { status: states?.get(name)?.status ?? row.status, outputs: row.outputs });
+    return runContext({ run: l.run, status, revision: l.revision, event: await eventOf(l.tx, l.run.eventId), tasks });
+  }
+
+  function planOf(pipeline: Pipeline): PlanTask[] {
+    const task = (phase: PlanTask['phase']) => (t: Task): PlanTask => ({ name: t.name, phase, needs: t.needs ?? [], ...(t.if !== undefined ? { if: t.if } : {}) });
+    return [...pipeline.spec.tasks.map(task('tasks')), ...(pipeline.spec.finally ?? []).map(task('finally'))];
+  }
+
+  function taskOf(pipeline: Pipeline, name: string): Task | undefined {
+    return pipeline.spec.tasks.find((t) => t.name === name) ?? pipeline.spec.finally?.find((t) => t.name === name);
+  }
+
+  async function setTask(l: Locked, name: string, values: Partial<typeof taskRuns.$inferInsert>): Promise<void> {
+    const [row] = await l.tx
+      .update(taskRuns)
+      .set({ ...values, updatedAt: sql`now()` })
+      .where(and(eq(taskRuns.runId, l.run.id), eq(taskRuns.name, name)))
+      .returning();
+    if (row) l.tasks.set(name, row);
+  }
+
+  async function setRun(l: Locked, values: Partial<typeof runs.$inferInsert>): Promise<void> {
+    const [row] = await l.tx
+      .update(runs)
+      .set({ ...values, updatedAt: sql`now()` })
+      .where(eq(runs.id, l.run.id))
+      .returning();
+    if (row) l.run = row;
+  }
+
+  /** Applies what the DAG says until it says nothing new. */
+  async function advance(l: Locked): Promise<void> {
+    const pipeline = l.pipeline as Pipeline;
+    const plan = planOf(pipeline);
+    const stop = (l.run.stopRequested as Stop | null) ?? null;
+    for (let round = 0; round < plan.length + 2; round++) {
+      const states = new Map<string, TaskState>([...l.tasks].map(([name, row]) => [name, { status: row.status as TaskStatus, skipReason: row.skipReason as TaskState['skipReason'] }]));
+      const contextFor = async (work: ReadonlyMap<string, TaskState>) => contextOf(l, outcome(plan, work, stop), work);
+      // `if` is evaluated synchronously by `decide`; the context is built before, per round.
+      const context = await contextFor(states);
+      const decisions = decide(plan, states, stop, (task, work) => {
+        const tasks = context.tasks as Record<string, TaskView>;
+        for (const [name, state] of work) if (tasks[name]) tasks[name] = { ...tasks[name], status: state.status };
+        (context.run as { status: string }).status = outcome(plan, work, stop);
+        return evaluateCondition(task.if as string, 'pipeline', context);
+      });
+      if (decisions.length === 0) return;
+      for (const d of decisions) {
+        switch (d.kind) {
+          case 'start':
+            await startTask(l, taskOf(pipeline, d.task) as Task);
+            break;
+          case 'skip':
+            await setTask(l, d.task, { status: 'skipped', skipReason: d.reason, error: d.message, finishedAt: sql`now()` as unknown as Date });
+            break;
+          case 'cancel':
+            await setTask(l, d.task, { status: 'cancelled', error: d.message, finishedAt: sql`now()` as unknown as Date });
+            break;
+          case 'fail':
+            await setTask(l, d.task, { status: 'failed', error: d.error, finishedAt: sql`now()` as unknown as Date });
+            break;
+          case 'finish':
+            await finishRun(l, d.status, d.error);
+            return;
+        }
+      }
+    }
+  }
+
+  async function startTask(l: Locked, task: Task): Promise<void> {
+    const type = task.type ?? 'local';
+    if (type === 'approval') {
+      await setTask(l, task.name, { status: 'waiting_approval', startedAt: sql`now()` as unknown as Date });
+      return;
+    }
+    if (type === 'pipeline') {
+      await startChild(l, task);
+      return;
+    }
+    await setTask(l, task.name, { status: 'queued', attempt: 1 });
+    l.after.push({ queue: 'tasks', job: 'run-task', payload: { runId: l.run.id, task: task.name, attempt: 1 } });
+  }
+
+  async function startChild(l: Locked, task: Task): Promise<void> {
+    const defs = await deps.definitions.get(l.run.source, l.run.revisionId, l.tx);
+    const child = defs.pipelines.get(task.pipeline as string);
+    if (!child) {
+      await setTask(l, task.name, { status: 'failed', error: `pipeline ${task.pipeline} does not exist in revision ${l.revision} of source ${l.run.source}`, finishedAt: sql`now()` as unknown as Date });
+      return;
+    }
+    const inputs = resolveInputs(child, task.inputs, await contextOf(l, 'running'), undefined, 'pipeline');
+    if (!inputs.ok) {
+      await setTask(l, task.name, { status: 'failed', error: inputs.reason, finishedAt: sql`now()` as unknown as Date });
+      return;
+    }
+    const id = randomUUID();
+    await l.tx.insert(runs).values({
+      id,
+      source: l.run.source,
+      trigger: l.run.trigger,
+      pipeline: child.metadata.name,
+      pipelineIndex: l.run.pipelineIndex,
+      revisionId: l.run.revisionId,
+      eventId: l.run.eventId,
+      inputs: inputs.inputs,
+      parentRunId: l.run.id,
+      parentTask: task.name,
+    });
+    await setTask(l, task.name, { status: 'running', childRunId: id, attempt: 1, startedAt: sql`now()` as unknown as Date });
+    l.after.push({ queue: 'runs', job: 'start-run', payload: { runId: id } });
+  }
+
+  async function finishRun(l: Locked, status: RunRow['status'], error: string | undefined): Promise<void> {
+    const pipeline = l.pipeline as Pipeline;
+    const outputs: Record<string, unknown> = {};
+    const problems: string[] = [];
+    const context = await contextOf(l, status);
+    for (const output of pipeline.spec.outputs ?? []) {
+      try {
+        outputs[output.name] = renderTemplate(output.value, 'pipeline', context);
+      } catch (e) {
+        outputs[output.name] = null;
+        problems.push(`output ${output.name}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    if (problems.length > 0 && status === 'succeeded') logger.info({ runId: l.run.id, problems }, 'pipeline outputs that could not be rendered are null');
+    await setRun(l, { status, error: error ?? null, outputs, finishedAt: sql`now()` as unknown as Date });
+    logger.info({ runId: l.run.id, pipeline: l.run.pipeline, status }, 'run finished');
+    const runId = l.run.id;
+    if (l.run.parentRunId) l.then.push(() => engine.completeChild(runId));
+    if (l.run.concurrencyGroup) {
+      const group = l.run.concurrencyGroup;
+      l.then.push(async () => {
+        const [next] = await db
+          .select({ id: runs.id })
+          .from(runs)
+          .where(and(eq(runs.concurrencyGroup, group), eq(runs.status, 'pending')))
+          .orderBy(asc(runs.createdAt), asc(runs.id))
+          .limit(1);
+        if (next) await engine.startRun(next.id);
+      });
+    }
+  }
+
+  async function failRun(l: Locked, error: string): Promise<void> {
+    await setRun(l, { status: 'failed', error, finishedAt: sql`now()` as unknown as Date, startedAt: l.run.startedAt ?? (sql`now()` as unknown as Date) });
+    logger.warn({ runId: l.run.id, error }, 'run failed before its tasks started');
+    const runId = l.run.id;
+    if (l.run.parentRunId) l.then.push(() => engine.completeChild(runId));
+  }
+
+  const engine: RunEngine = {
+    startRun: (runId) =>
+      withRun(runId, async (l) => {
+        if (l.run.status !== 'pending') return;
+        if (l.run.stopRequested) {
+          await setRun(l, { status: l.run.stopRequested, error: 'cancelled before it started', finishedAt: sql`now()` as unknown as Date });
+          return;
+        }
+        if (!l.pipeline) return failRun(l, `pipeline ${l.run.pipeline} does not exist in revision ${l.revision} of source ${l.run.source}`);
+        const spec = l.pipeline.spec;
+        if (spec.concurrency) {
+          let group: string;
+          try {
+            group = String(renderTemplate(spec.concurrency.group, 'pipeline', await contextOf(l, 'pending')));
+          } catch (e) {
+            return failRun(l, `concurrency.group: ${e instanceof Error ? e.message : String(e)}`);
+          }
+          const key = `${l.run.source}/${group}`;
+          if (l.run.concurrencyGroup !== key) await setRun(l, { concurrencyGroup: key });
+          // One start at a time per group, so two runs of a group never both see it free.
+          await l.tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`group:${key}`}, 0))`);
+          const ahead = await l.tx
+            .select({ id: runs.id, status: runs.status, createdAt: runs.createdAt })
+            .from(runs)
+            .where(and(eq(runs.concurrencyGroup, key), inArray(runs.status, ['pending', 'running']), ne(runs.id, l.run.id)));
+          const running = ahead.filter((r) => r.status === 'running');
+          const older = ahead.filter((r) => r.status === 'pending' && (r.createdAt < l.run.createdAt || (r.createdAt.getTime() === l.run.createdAt.getTime() && r.id < l.run.id)));
+          if (spec.concurrency.cancelInProgress && running.length > 0) {
+            for (const r of running) l.then.push(async () => void (await engine.stopRun(r.id, 'cancelled', `a newer run of concurrency group ${group} started`)));
+            return; // started when the cancelled run finishes
+          }
+          if (running.length > 0 || older.length > 0) return; // waits its turn: started when the group frees
+        }
+        const plan = planOf(l.pipeline);
+        const types = new Map([...spec.tasks, ...(spec.finally ?? [])].map((t) => [t.name, t.type ?? 'local']));
+        await l.tx
+          .insert(taskRuns)
+          .values(plan.map((t, position) => ({ runId: l.run.id, name: t.name, phase: t.phase, position, type: types.get(t.name) as string })))
+          .onConflictDoNothing();
+        for (const row of await l.tx.select().from(taskRuns).where(eq(taskRuns.runId, l.run.id))) l.tasks.set(row.name, row);
+        const timeoutMs = spec.timeout ? parseDuration(spec.timeout) : undefined;
+        await setRun(l, {
+          status: 'running',
+          startedAt: sql`now()` as unknown as Date,
+          ...(timeoutMs !== undefined ? { deadlineAt: sql`now() + ${timeoutMs}::double precision * interval '1 millisecond'` as unknown as Date } : {}),
+        });
+        if (timeoutMs !== undefined) l.after.push({ queue: 'runs', job: 'run-timeout', payload: { runId: l.run.id }, delayMs: timeoutMs });
+        logger.info({ runId: l.run.id, pipeline: l.run.pipeline }, 'run started');
+        await advance(l);
+      }),
+
+    completeTask: (runId, name, attempt, result) =>
+      withRun(runId, async (l) => {
+        const row = l.tasks.get(name);
+        if (!row || row.status !== 'running' || row.attempt !== attempt || !l.pipeline) return false;
+        const task = taskOf(l.pipeline, name) as Task;
+        // The run's deadline passed (the runner cut the task at it): the run is timing out, whoever notices first.
+        if (!l.run.stopRequested && l.run.deadlineAt && l.run.deadlineAt.getTime() <= Date.now() + 50) {
+          await setRun(l, { stopRequested: 'timed_out', error: 'the run timed out' });
+        }
+        const history: TaskAttempt = {
+          attempt,
+          status: result.status,
+          exitCode: result.exitCode,
+          error: result.error ?? null,
+          actuator: row.actuator,
+          startedAt: row.startedAt?.toISOString() ?? null,
+          finishedAt: new Date().toISOString(),
+        };
+        const retryable = (result.status === 'failed' || result.status === 'timed_out') && !l.run.stopRequested;
+        const limit = task.retries?.limit ?? 0;
+        if (retryable && attempt <= limit) {
+          const backoffMs = (task.retries?.backoff ? (parseDuration(task.retries.backoff) ?? 0) : 0) * 2 ** (attempt - 1);
+          await setTask(l, name, {
+            status: 'queued',
+            attempt: attempt + 1,
+            attempts: [...row.attempts, history],
+            leaseUntil: null,
+            worker: null,
+            notBefore: sql`now() + ${backoffMs}::double precision * interval '1 millisecond'` as unknown as Date,
+            error: `attempt ${attempt} ${result.status.replace('_', ' ')}: ${result.error ?? ''}; retrying in ${Math.round(backoffMs / 1000)}s`,
+          });
+          l.after.push({ queue: 'tasks', job: 'run-task', payload: { runId, task: name, attempt: attempt + 1 }, delayMs: backoffMs });
+          return true;
+        }
+        const outputs: Record<string, unknown> = { ...result.outputs };
+        const contextUpdates: Record<string, unknown> = {};
+        let status: TaskStatus = result.status;
+        let error = result.error ?? null;
+        if (status === 'succeeded') {
+          const context = await contextOf(l, 'running');
+          (context.tasks as Record<string, TaskView>)[name] = { status: 'succeeded', outputs };
+          for (const output of task.outputs ?? []) {
+            if (output.value !== undefined) {
+              try {
+                outputs[output.name] = renderTemplate(output.value, 'pipeline', context);
+              } catch (e) {
+                status = 'failed';
+                error = `output ${output.name}: ${e instanceof Error ? e.message : String(e)}`;
+              }
+            }
+            if (output.setToContext && outputs[output.name] !== undefined) contextUpdates[output.setToContext] = outputs[output.name];
+          }
+        }
+        await setTask(l, name, {
+          status,
+          exitCode: result.exitCode,
+          error,
+          outputs,
+          leaseUntil: null,
+          finishedAt: sql`now()` as unknown as Date,
+        });
+        if (Object.keys(contextUpdates).length > 0) await setRun(l, { contexts: { ...l.run.contexts, ...contextUpdates } });
+        await advance(l);
+        return true;
+      }),
+
+    stopRun: (runId, stop, why) =>
+      withRun(runId, async (l) => {
+        if (l.run.status !== 'pending' && l.run.status !== 'running') return l.run;
+        if (l.run.status === 'pending') {
+          await setRun(l, { status: stop, stopRequested: stop, error: why ?? (stop === 'cancelled' ? 'cancelled before it started' : 'timed out before it started'), finishedAt: sql`now()` as unknown as Date });
+          const runId = l.run.id;
+          if (l.run.parentRunId) l.then.push(() => engine.completeChild(runId));
+          return l.run;
+        }
+        if (!l.run.stopRequested) await setRun(l, { stopRequested: stop, ...(why ? { error: why } : {}) });
+        for (const [name, row] of l.tasks) {
+          if (row.phase !== 'tasks') continue;
+          if (row.status === 'queued' || row.status === 'waiting_approval') {
+            await setTask(l, name, { status: 'cancelled', error: stop === 'timed_out' ? 'the run timed out' : 'cancelled', finishedAt: sql`now()` as unknown as Date });
+          }
+          if (row.status === 'running' && row.childRunId) {
+            const child = row.childRunId;
+            l.then.push(async () => void (await engine.stopRun(child, stop, why)));
+          }
+        }
+        if (l.pipeline) await advance(l);
+        return l.run;
+      }),
+
+    decideApproval: (runId, name, decision, by, comment) =>
+      withRun(runId, async (l) => {
+        const row = l.tasks.get(name);
+        if (!row) throw new RunStateError(`run ${runId} has no task ${name}`, 404);
+        if (row.status !== 'waiting_approval') throw new RunStateError(`task ${name} of run ${runId} is ${row.status}, not waiting for an approval`, 409);
+        await setTask(l, name, {
+          status: decision === 'approve' ? 'succeeded' : 'failed',
+          decision,
+          decidedBy: by,
+          outputs: { [decision === 'approve' ? 'approvedBy' : 'rejectedBy']: by, comment: comment ?? '' },
+          error: decision === 'reject' ? `rejected by ${by}` : null,
+          finishedAt: sql`now()` as unknown as Date,
+        });
+        await advance(l);
+        return l.tasks.get(name) as TaskRunRow;
+      }),
+
+    completeChild: async (childRunId) => {
+      const [child] = await db.select().from(runs).where(eq(runs.id, childRunId));
+      if (!child?.parentRunId || !child.parentTask || !isTerminal(child.status as TaskStatus)) return;
+      const parentTask = child.parentTask;
+      await withRun(child.parentRunId, async (l) => {
+        const row = l.tasks.get(parentTask);
+        if (!row || row.status !== 'running' || row.childRunId !== childRunId || !l.pipeline) return;
+        const task = taskOf(l.pipeline, parentTask) as Task;
+        const status: TaskStatus = child.status === 'succeeded' ? 'succeeded' : child.status === 'timed_out' ? 'timed_out' : child.status === 'cancelled' ? 'cancelled' : 'failed';
+        const outputs = child.outputs ?? {};
+        const contextUpdates = Object.fromEntries((task.outputs ?? []).filter((o) => o.setToContext && outputs[o.name] !== undefined).map((o) => [o.setToContext as string, outputs[o.name]]));
+        await setTask(l, parentTask, { status, outputs, error: status === 'succeeded' ? null : `pipeline ${child.pipeline} (run ${child.id}) ${child.status}${child.error ? `: ${child.error}` : ''}`, finishedAt: sql`now()` as unknown as Date });
+        if (Object.keys(contextUpdates).length > 0) await setRun(l, { contexts: { ...l.run.contexts, ...contextUpdates } });
+        await advance(l);
+      });
+    },
+
+    taskPlan: async (runId, name) => {
+      return db.transaction(async (tx) => {
+        const [run] = await tx.select().from(runs).where(eq(runs.id, runId));
+        if (!run) return undefined;
+        const defs = await deps.definitions.get(run.source, run.revisionId, tx);
+        const pipeline = defs.pipelines.get(run.pipeline);
+        const task = pipeline ? taskOf(pipeline, name) : undefined;
+        if (!pipeline || !task) return undefined;
+        const rows = await tx.select().from(taskRuns).where(eq(taskRuns.runId, runId));
+        const l: Locked = { tx, run, pipeline, revision: defs.commit, tasks: new Map(rows.map((r) => [r.name, r])), after: [], then: [] };
+        const plan = planOf(pipeline);
+        const states = new Map<string, TaskState>(rows.map((r) => [r.name, { status: r.status as TaskStatus }]));
+        return { run, task, pipeline, context: await contextOf(l, outcome(plan, states, (run.stopRequested as Stop | null) ?? null)) };
+      });
+    },
+  };
+  return engine;
+}

@@ -1,0 +1,178 @@
+// The `run-task` job: one attempt of one task, from claim to result.
+// 1. Claim: under a lock per actuator, take a free slot (each actuator's `concurrency` holds
+//    across all workers) and move the task `queued` → `running` with a lease; if every matching
+//    actuator is busy, wait and try again.
+// 2. Run it with the actuator's runner, renewing the lease; a cancel or the run's timeout (seen
+//    on each renewal) kills it. Lines go to the log in chunks.
+// 3. Record the result through the engine (retries, outputs, what starts next).
+// A worker that dies mid-task stops renewing; the run sweeper then takes the attempt as lost.
+import { and, count, eq, sql } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import type { Runner, TaskResult } from '../../runners/index.js';
+import { runs, taskRuns, type Db } from '../../schemas/database/index.js';
+import type { Task } from '../../schemas/index.js';
+import type { JobContext } from '../jobs/index.js';
+import type { DefinitionsAtRevision } from './definitions-at-revision.js';
+import { createLogWriter } from './log-writer.js';
+import { actuatorCandidates, type ActuatorChoice, type RunnerType } from './pick-actuator.js';
+import type { AttemptResult, RunEngine } from './run-engine.js';
+import { taskExecution } from './task-execution.js';
+
+export interface TaskWorkerDeps {
+  db: Db;
+  engine: RunEngine;
+  definitions: DefinitionsAtRevision;
+  runners: Partial<Record<RunnerType, Runner>>;
+  /** A secret's value for a task of `source`; throws when the source may not use it or it is unset. */
+  secret(source: string, name: string): string;
+  /** This process, as recorded on the tasks it runs. */
+  workerId: string;
+  /** How long a claim lasts without renewal; renewed every third of it. */
+  leaseMs: number;
+  logger: Logger;
+  /** How long to wait before looking again for a free actuator slot. Default 1 s. */
+  busyRetryMs?: number;
+}
+
+type Claim = { kind: 'claimed'; actuator: ActuatorChoice } | { kind: 'gone' } | { kind: 'wait'; ms: number; why: string } | { kind: 'failed'; error: string };
+
+export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: string; task: string; attempt: number }, ctx: JobContext) => Promise<void> {
+  const { db, engine, logger } = deps;
+
+  async function claim(runId: string, name: string, attempt: number): Promise<Claim> {
+    return db.transaction(async (tx) => {
+      const [row] = await tx
+        .select({ status: taskRuns.status, attempt: taskRuns.attempt, waitMs: sql<number>`greatest(0, extract(epoch from (${taskRuns.notBefore} - now())) * 1000)`, source: runs.source, revisionId: runs.revisionId, pipeline: runs.pipeline })
+        .from(taskRuns)
+        .innerJoin(runs, eq(runs.id, taskRuns.runId))
+        .where(and(eq(taskRuns.runId, runId), eq(taskRuns.name, name)));
+      if (!row || row.status !== 'queued' || row.attempt !== attempt) return { kind: 'gone' };
+      if (row.waitMs && Number(row.waitMs) > 0) return { kind: 'wait', ms: Number(row.waitMs), why: 'retry backoff' };
+      const defs = await deps.definitions.get(row.source, row.revisionId, tx);
+      const pipeline = defs.pipelines.get(row.pipeline);
+      const task = pipeline?.spec.tasks.find((t) => t.name === name) ?? pipeline?.spec.finally?.find((t) => t.name === name);
+      if (!pipeline || !task) return { kind: 'failed', error: `task ${name} is not in pipeline ${row.pipeline} at this revision` };
+      const candidates = actuatorCandidates(row.source, defs.actuators, pipeline, task);
+      if (!candidates.ok) return { kind: 'failed', error: candidates.reason };
+      for (const choice of candidates.choices) {
+        await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`actuator:${choice.key}`}, 0))`);
+        const [busy] = await tx.select({ n: count() }).from(taskRuns).where(and(eq(taskRuns.actuator, choice.key), eq(taskRuns.status, 'running')));
+        if ((busy?.n ?? 0) >= choice.concurrency) continue;
+        const taken = await tx
+          .update(taskRuns)
+          .set({
+            status: 'running',
+            actuator: choice.key,
+            worker: deps.workerId,
+            startedAt: sql`now()`,
+            leaseUntil: sql`now() + ${deps.leaseMs}::double precision * interval '1 millisecond'`,
+            exitCode: null,
+            updatedAt: sql`now()`,
+          })
+          .where(and(eq(taskRuns.runId, runId), eq(taskRuns.name, name), eq(taskRuns.status, 'queued'), eq(taskRuns.attempt, attempt)))
+          .returning({ name: taskRuns.name });
+        return taken.length > 0 ? { kind: 'claimed', actuator: choice } : { kind: 'gone' };
+      }
+      return { kind: 'wait', ms: deps.busyRetryMs ?? 1_000, why: `every matching actuator is busy (${candidates.choices.map((c) => c.key).join(', ')})` };
+    });
+  }
+
+  /** Renews the lease; says whether the attempt is still ours and whether the run is being stopped. */
+  async function renew(runId: string, name: string, attempt: number): Promise<{ ours: boolean; stop: string | null }> {
+    const renewed = await db
+      .update(taskRuns)
+      .set({ leaseUntil: sql`now() + ${deps.leaseMs}::double precision * interval '1 millisecond'` })
+      .where(and(eq(taskRuns.runId, runId), eq(taskRuns.name, name), eq(taskRuns.attempt, attempt), eq(taskRuns.status, 'running')))
+      .returning({ name: taskRuns.name });
+    const [run] = await db.select({ stop: runs.stopRequested }).from(runs).where(eq(runs.id, runId));
+    return { ours: renewed.length > 0, stop: run?.stop ?? null };
+  }
+
+  async function execute(runId: string, name: string, attempt: number, actuator: ActuatorChoice, jobSignal: AbortSignal): Promise<AttemptResult> {
+    const plan = await engine.taskPlan(runId, name);
+    if (!plan) return { status: 'failed', exitCode: null, outputs: {}, error: `task ${name} of run ${runId} is not in its pipeline` };
+    const type = (plan.task.type ?? 'local') as RunnerType;
+    const runner = deps.runners[type];
+    if (!runner) return { status: 'failed', exitCode: null, outputs: {}, error: `${type} tasks cannot run in this version of eventops (no ${type} runner)` };
+    const local = actuator.actuator.spec.local;
+    // `finally` tasks run after a cancel or a timeout too: the stop does not apply to them.
+    const isFinally = plan.pipeline.spec.finally?.some((t) => t.name === name) ?? false;
+    let execution;
+    try {
+      execution = taskExecution({
+        runId,
+        task: plan.task as Task,
+        attempt,
+        context: plan.context,
+        secret: (secretName) => deps.secret(plan.run.source, secretName),
+        defaults: { shell: local?.shell, workdir: local?.workdir },
+        ...(plan.run.deadlineAt && !isFinally ? { runTimeLeftMs: Math.max(1, plan.run.deadlineAt.getTime() - Date.now()) } : {}),
+      });
+    } catch (error) {
+      return { status: 'failed', exitCode: null, outputs: {}, error: error instanceof Error ? error.message : String(error) };
+    }
+    const log = createLogWriter(db, { runId, task: name, attempt }, { onError: (error) => logger.warn({ err: error, runId, task: name }, 'log lines not stored') });
+    log.write({ at: Date.now(), stream: 'system', text: `attempt ${attempt} on actuator ${actuator.key} (worker ${deps.workerId})` });
+    const abort = new AbortController();
+    let stoppedAs: 'cancelled' | 'timed_out' | 'lost' | 'shutdown' | undefined;
+    const stopWith = (why: typeof stoppedAs) => {
+      stoppedAs ??= why;
+      abort.abort();
+    };
+    const onJobAbort = () => stopWith('shutdown');
+    jobSignal.addEventListener('abort', onJobAbort, { once: true });
+    const heartbeat = setInterval(() => {
+      renew(runId, name, attempt)
+        .then(({ ours, stop }) => {
+          if (!ours) stopWith('lost');
+          else if (!isFinally && (stop === 'cancelled' || stop === 'timed_out')) stopWith(stop);
+        })
+        .catch((error: unknown) => logger.warn({ err: error, runId, task: name }, 'lease not renewed'));
+    }, Math.max(200, Math.floor(deps.leaseMs / 3)));
+    let result: TaskResult;
+    try {
+      result = await runner.run(execution, { onLine: (line) => log.write(line), signal: abort.signal });
+    } catch (error) {
+      result = { status: 'failed', exitCode: null, outputs: {}, error: `the ${type} runner could not run the task: ${error instanceof Error ? error.message : String(error)}` };
+    } finally {
+      clearInterval(heartbeat);
+      jobSignal.removeEventListener('abort', onJobAbort);
+    }
+    if (result.status === 'cancelled' && stoppedAs === 'timed_out') result = { ...result, status: 'timed_out', error: 'the run timed out' };
+    if (result.status === 'cancelled' && stoppedAs === 'shutdown') result = { ...result, status: 'failed', error: 'interrupted: the worker shut down' };
+    log.write({ at: Date.now(), stream: 'system', text: `${result.status.replace('_', ' ')}${result.exitCode !== null ? ` (exit code ${result.exitCode})` : ''}${result.error ? `: ${result.error}` : ''}` });
+    await log.close();
+    return { status: result.status, exitCode: result.exitCode, outputs: result.outputs, ...(result.error ? { error: result.error } : {}) };
+  }
+
+  return async ({ runId, task, attempt }, ctx) => {
+    let claimed: ActuatorChoice | undefined;
+    let waitingSince: number | undefined;
+    for (;;) {
+      const outcome = await claim(runId, task, attempt);
+      if (outcome.kind === 'gone') return;
+      if (outcome.kind === 'claimed') {
+        claimed = outcome.actuator;
+        break;
+      }
+      if (outcome.kind === 'failed') {
+        await db
+          .update(taskRuns)
+          .set({ status: 'running', startedAt: sql`now()`, worker: deps.workerId, updatedAt: sql`now()` })
+          .where(and(eq(taskRuns.runId, runId), eq(taskRuns.name, task), eq(taskRuns.status, 'queued'), eq(taskRuns.attempt, attempt)));
+        await engine.completeTask(runId, task, attempt, { status: 'failed', exitCode: null, outputs: {}, error: outcome.error });
+        return;
+      }
+      if (waitingSince === undefined) {
+        waitingSince = Date.now();
+        logger.info({ runId, task, why: outcome.why }, 'task waits');
+      }
+      // Given back (not completed) when the worker closes: the job runs again elsewhere.
+      if (ctx.signal.aborted) throw new Error(`task ${task} of run ${runId} was still waiting (${outcome.why}) when the worker closed`);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(outcome.ms, 5_000)));
+    }
+    const result = await execute(runId, task, attempt, claimed, ctx.signal);
+    if (result.status !== 'succeeded') logger.info({ runId, task, attempt, status: result.status, error: result.error }, 'task did not succeed');
+    await engine.completeTask(runId, task, attempt, result);
+  };
+}

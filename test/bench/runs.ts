@@ -1,0 +1,164 @@
+// Benchmark of the run engine, on PostgreSQL with BullMQ on Redis:
+// 1. Event accepted → first task started (p50, p99), and trivial one-task runs per second: a
+//    server built as `eventops serve` builds it (all roles, the local runner) takes events
+//    through the API at concurrency 10; both times are the database's (`events.received_at`,
+//    `task_runs.started_at`). Targets: p50 < 50 ms, p99 < 250 ms, ≥ 50 runs/s.
+// 2. Engine overhead of a 1,000-task DAG (10 layers of 100 tasks, each needing one task of the
+//    layer before): the same engine and workers with a runner that does nothing, so the wall time
+//    is the engine's own (transitions, claims, leases, queue). Target: < 2 s.
+//   npx tsx test/bench/runs.ts [--runs N]
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { pino } from 'pino';
+import { startServer } from '../../cli/start-server.js';
+import { loadConfig } from '../../config/index.js';
+import { createBullmqDriver, createRunEngine, createTaskWorker, definitionsAtRevision, type Job } from '../../queue/index.js';
+import type { Runner } from '../../runners/index.js';
+import { openDatabase, runs } from '../../schemas/database/index.js';
+import { createTestDatabase } from '../helpers/postgres.js';
+import { printTable, resultsHeader, writeResults } from './bench-results.js';
+
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const runsArg = process.argv.indexOf('--runs');
+const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 300;
+const CONCURRENCY = 10;
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+async function writeDefinitions(dir: string): Promise<void> {
+  await mkdir(join(dir, 'pipelines'), { recursive: true });
+  await writeFile(join(dir, 'actuator.yaml'), 'apiVersion: eventops.dev/v1\nkind: Actuator\nmetadata: { name: shell }\nspec: { tags: [local], concurrency: 64, local: {} }\n');
+  await writeFile(join(dir, 'pipelines/one.yaml'), 'apiVersion: eventops.dev/v1\nkind: Pipeline\nmetadata: { name: one }\nspec:\n  tasks: [ { name: only, commands: [ "true" ] } ]\n');
+  await writeFile(join(dir, 'trigger.yaml'), 'apiVersion: eventops.dev/v1\nkind: Trigger\nmetadata: { name: bench }\nspec:\n  event: { source: api, type: bench.one }\n  pipelines: [ { name: one } ]\n');
+  const tasks: string[] = [];
+  for (let layer = 0; layer < 10; layer++) {
+    for (let i = 0; i < 100; i++) tasks.push(`    - { name: t${layer}-${i}, commands: [ "true" ]${layer > 0 ? `, needs: [ t${layer - 1}-${i} ]` : ''} }`);
+  }
+  await writeFile(join(dir, 'pipelines/wide.yaml'), `apiVersion: eventops.dev/v1\nkind: Pipeline\nmetadata: { name: wide }\nspec:\n  tasks:\n${tasks.join('\n')}\n`);
+}
+
+async function latencyAndThroughput(dbUrl: string, dataDir: string, defs: string, prefix: string) {
+  const env = { DATABASE_URL: dbUrl, REDIS_URL, PORT: '0', HOST: '127.0.0.1', EVENTOPS_DATA_DIR: dataDir, EVENTOPS__SOURCES: JSON.stringify([{ name: 'bench', path: defs }]), EVENTOPS__REDIS__PREFIX: prefix, EVENTOPS__RUNS__CONCURRENCY: '32' };
+  const server = await startServer(loadConfig({ cwd: dataDir, env }), { env, logger: pino({ level: 'silent' }) });
+  const client = new pg.Client({ connectionString: dbUrl });
+  await client.connect();
+  try {
+    await server.reconciler.requestReconcile('bench');
+    const token = (await import('node:fs')).readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
+    const send = async () => {
+      const res = await fetch(`${server.url}/api/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ type: 'bench.one', body: {} }) });
+      if (res.status !== 202) throw new Error(`event refused: ${res.status} ${await res.text()}`);
+    };
+    // Warm-up: a few runs end to end.
+    for (let i = 0; i < 10; i++) await send();
+    await waitUntilDone(client, 10);
+    await client.query('delete from log_chunks; delete from task_runs; delete from runs; delete from events');
+    const start = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next++ < RUNS) await send();
+      }),
+    );
+    await waitUntilDone(client, RUNS);
+    const seconds = (performance.now() - start) / 1000;
+    const { rows } = await client.query<{ ms: number }>(
+      `select extract(epoch from (t.started_at - e.received_at)) * 1000 as ms from task_runs t join runs r on r.id = t.run_id join events e on e.id = r.event_id order by 1`,
+    );
+    const latencies = rows.map((r) => Number(r.ms));
+    const { rows: statuses } = await client.query<{ status: string; n: number }>(`select status, count(*)::int as n from runs group by status`);
+    return { latencies, runsPerSecond: RUNS / seconds, statuses: Object.fromEntries(statuses.map((s) => [s.status, s.n])) };
+  } finally {
+    await client.end();
+    await server.close();
+  }
+}
+
+async function waitUntilDone(client: pg.Client, count: number): Promise<void> {
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    const { rows } = await client.query<{ n: number }>(`select count(*)::int as n from runs where status not in ('pending', 'running')`);
+    if ((rows[0]?.n ?? 0) >= count) return;
+    if (Date.now() > deadline) throw new Error(`only ${rows[0]?.n} of ${count} runs ended in time`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The 1,000-task DAG with a runner that does nothing: the engine's own time. */
+async function dagOverhead(dbUrl: string, dataDir: string, defs: string, prefix: string): Promise<{ seconds: number; status: string }> {
+  const env = { DATABASE_URL: dbUrl, PORT: '0', HOST: '127.0.0.1', EVENTOPS_DATA_DIR: dataDir, EVENTOPS__SOURCES: JSON.stringify([{ name: 'bench', path: defs }]) };
+  // The reconciler of a server (no queue) stores the definitions; then the engine runs alone.
+  const server = await startServer(loadConfig({ cwd: dataDir, env }), { env, logger: pino({ level: 'silent' }), roles: ['reconciler'] });
+  await server.reconciler.requestReconcile('bench');
+  await server.close();
+  const database = await openDatabase({ url: dbUrl, dataDir });
+  const logger = pino({ level: 'silent' });
+  const driver = createBullmqDriver({ connection: REDIS_URL, prefix: `${prefix}-dag`, onError: () => undefined });
+  const enqueue = async (jobs: readonly Job[]) => void (await driver.enqueueMany(jobs));
+  const definitions = definitionsAtRevision(database.db);
+  const engine = createRunEngine({ db: database.db, definitions, enqueue, logger });
+  const nothing: Runner = { type: 'local', run: async () => ({ status: 'succeeded', exitCode: 0, outputs: {} }), close: async () => undefined };
+  const runTask = createTaskWorker({ db: database.db, engine, definitions, runners: { local: nothing }, secret: () => '', workerId: 'bench', leaseMs: 30_000, logger });
+  await driver.work({ 'match-event': async () => undefined, 'start-run': async ({ runId }) => engine.startRun(runId), 'run-timeout': async () => undefined, 'run-task': runTask }, { concurrency: 16 });
+  const client = new pg.Client({ connectionString: dbUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ id: number }>(`select active_revision_id as id from sources where name = 'bench'`);
+    await client.query(`insert into events (id, source, type) values ('dag-event', 'api', 'bench.dag')`);
+    const start = performance.now();
+    await database.db.insert(runs).values({ id: 'dag-run', source: 'bench', trigger: 'bench', pipeline: 'wide', pipelineIndex: 0, revisionId: rows[0]?.id as number, eventId: 'dag-event' });
+    await engine.startRun('dag-run');
+    for (;;) {
+      const { rows: r } = await client.query<{ status: string }>(`select status from runs where id = 'dag-run'`);
+      if (r[0] && !['pending', 'running'].includes(r[0].status)) return { seconds: (performance.now() - start) / 1000, status: r[0].status };
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  } finally {
+    await client.end();
+    await driver.close();
+    await database.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'eventops-runs-bench-'));
+  const prefix = `eventops-bench-${randomBytes(4).toString('hex')}`;
+  const defs = join(dir, 'defs');
+  await writeDefinitions(defs);
+  const first = await createTestDatabase('eventops_bench');
+  const second = await createTestDatabase('eventops_bench');
+  const redis = new Redis(REDIS_URL);
+  try {
+    const a = await latencyAndThroughput(first.url, join(dir, 'a'), defs, prefix);
+    const b = await dagOverhead(second.url, join(dir, 'b'), defs, prefix);
+    const p50 = percentile(a.latencies, 50);
+    const p99 = percentile(a.latencies, 99);
+    printTable(
+      ['measure (PostgreSQL, BullMQ)', 'value', 'target', ''],
+      [
+        ['event accepted → first task started, p50', `${p50.toFixed(1)} ms`, '< 50 ms', p50 < 50 ? 'PASS' : 'FAIL'],
+        ['event accepted → first task started, p99', `${p99.toFixed(1)} ms`, '< 250 ms', p99 < 250 ? 'PASS' : 'FAIL'],
+        [`one-task runs per second (${RUNS} runs, ${CONCURRENCY} senders)`, a.runsPerSecond.toFixed(1), '≥ 50', a.runsPerSecond >= 50 ? 'PASS' : 'FAIL'],
+        ['1,000-task DAG, engine only (no-op runner)', `${b.seconds.toFixed(2)} s (${b.status})`, '< 2 s', b.seconds < 2 && b.status === 'succeeded' ? 'PASS' : 'FAIL'],
+      ],
+    );
+    console.log(`\nrun outcomes: ${JSON.stringify(a.statuses)}`);
+    const file = writeResults({ ...resultsHeader('runs', ['bullmq', 'pg']), runs: RUNS, concurrency: CONCURRENCY, firstTaskStartedMs: { p50, p99, count: a.latencies.length }, runsPerSecond: a.runsPerSecond, dag1000: b });
+    console.log(`results: ${file}`);
+  } finally {
+    const keys = await redis.keys(`${prefix}*`);
+    for (let i = 0; i < keys.length; i += 1000) await redis.del(...keys.slice(i, i + 1000));
+    await redis.quit();
+    await first.drop();
+    await second.drop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

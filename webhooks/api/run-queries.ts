@@ -1,0 +1,184 @@
+// The reads behind the runs routes: a page of runs (newest first, by the `runs_created` index),
+// one run with its tasks and child runs, a run's (or task's) state, and log chunks after a chunk
+// id. Plain drizzle selects that run the same on PostgreSQL and PGlite.
+import { and, asc, desc, eq, gt, gte, inArray, lt, sql, type SQL } from 'drizzle-orm';
+import { logChunks, revisions, runs, taskRuns, type Db, type LogChunkRow, type RunRow, type TaskRunRow } from '../../schemas/database/index.js';
+import { encodeRunCursor, type RunCursor } from './run-cursor.js';
+import type { ChildRunItem, LogLineItem, RunDetail, RunPage, RunSummary, TaskItem } from './run-types.js';
+
+export interface RunFilter {
+  pipeline?: string;
+  /** Any of these. */
+  statuses?: readonly string[];
+  trigger?: string;
+  source?: string;
+  eventId?: string;
+  parentRunId?: string;
+  /** createdAt ≥ since and < until. */
+  since?: Date;
+  until?: Date;
+}
+
+const summaryColumns = {
+  id: runs.id,
+  source: runs.source,
+  trigger: runs.trigger,
+  pipeline: runs.pipeline,
+  eventId: runs.eventId,
+  status: runs.status,
+  revisionId: runs.revisionId,
+  parentRunId: runs.parentRunId,
+  parentTask: runs.parentTask,
+  error: runs.error,
+  createdAt: runs.createdAt,
+  startedAt: runs.startedAt,
+  finishedAt: runs.finishedAt,
+  // The cursor needs the microseconds that a Date drops; to_char does not depend on DateStyle.
+  cursorAt: sql<string>`to_char(${runs.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+};
+
+/** One page of runs matching `filter`, newest first, starting after `cursor`. */
+export async function listRuns(db: Db, filter: RunFilter, page: { limit: number; cursor?: RunCursor }): Promise<RunPage> {
+  const where: SQL[] = [];
+  if (filter.pipeline !== undefined) where.push(eq(runs.pipeline, filter.pipeline));
+  if (filter.statuses !== undefined) where.push(inArray(runs.status, [...filter.statuses]));
+  if (filter.trigger !== undefined) where.push(eq(runs.trigger, filter.trigger));
+  if (filter.source !== undefined) where.push(eq(runs.source, filter.source));
+  if (filter.eventId !== undefined) where.push(eq(runs.eventId, filter.eventId));
+  if (filter.parentRunId !== undefined) where.push(eq(runs.parentRunId, filter.parentRunId));
+  if (filter.since !== undefined) where.push(gte(runs.createdAt, filter.since));
+  if (filter.until !== undefined) where.push(lt(runs.createdAt, filter.until));
+  if (page.cursor) where.push(sql`(${runs.createdAt}, ${runs.id}) < (${page.cursor.createdAt}::timestamptz, ${page.cursor.id})`);
+  // One more than asked tells whether there is a next page.
+  const rows = await db
+    .select(summaryColumns)
+    .from(runs)
+    .where(and(...where))
+    .orderBy(desc(runs.createdAt), desc(runs.id))
+    .limit(page.limit + 1);
+  const shown = rows.slice(0, page.limit);
+  const last = shown[shown.length - 1];
+  return {
+    runs: shown.map(({ cursorAt: _cursorAt, ...row }) => toSummary(row)),
+    ...(rows.length > page.limit && last ? { nextCursor: encodeRunCursor({ createdAt: last.cursorAt, id: last.id }) } : {}),
+  };
+}
+
+/** One run with its tasks (in pipeline order) and child runs; undefined when there is none. */
+export async function getRun(db: Db, id: string): Promise<RunDetail | undefined> {
+  const [found] = await db.select({ run: runs, commit: revisions.commit }).from(runs).leftJoin(revisions, eq(revisions.id, runs.revisionId)).where(eq(runs.id, id));
+  if (!found) return undefined;
+  const { run, commit } = found;
+  const [tasks, children] = await Promise.all([
+    db.select().from(taskRuns).where(eq(taskRuns.runId, id)).orderBy(asc(taskRuns.position), asc(taskRuns.name)),
+    db
+      .select({ id: runs.id, parentTask: runs.parentTask, pipeline: runs.pipeline, status: runs.status })
+      .from(runs)
+      .where(eq(runs.parentRunId, id))
+      .orderBy(asc(runs.createdAt), asc(runs.id)),
+  ]);
+  return {
+    ...toSummary(run),
+    revision: commit,
+    inputs: run.inputs,
+    contexts: run.contexts,
+    outputs: run.outputs,
+    concurrencyGroup: run.concurrencyGroup,
+    stopRequested: run.stopRequested,
+    deadlineAt: iso(run.deadlineAt),
+    tasks: tasks.map(toTaskItem),
+    children: children satisfies ChildRunItem[],
+  };
+}
+
+export interface RunState {
+  status: string;
+  finishedAt: Date | null;
+  stopRequested: string | null;
+  /** The names and statuses of its tasks in pipeline order (none before the run started). */
+  tasks: Map<string, string>;
+}
+
+/** What a run is doing now, for the cancel route and for following its log; undefined when there is no such run. */
+export async function runState(db: Db, id: string): Promise<RunState | undefined> {
+  const [run] = await db.select({ status: runs.status, finishedAt: runs.finishedAt, stopRequested: runs.stopRequested }).from(runs).where(eq(runs.id, id));
+  if (!run) return undefined;
+  const tasks = await db.select({ name: taskRuns.name, status: taskRuns.status }).from(taskRuns).where(eq(taskRuns.runId, id)).orderBy(asc(taskRuns.position));
+  return { ...run, tasks: new Map(tasks.map((t) => [t.name, t.status])) };
+}
+
+export interface ChunkQuery {
+  runId: string;
+  task?: string;
+  attempt?: number;
+  /** Chunks with a greater id only. */
+  after: number;
+  limit: number;
+}
+
+/** Log chunks of a run in id order (the order they were written in). */
+export async function readLogChunks(db: Db, query: ChunkQuery): Promise<LogChunkRow[]> {
+  const where: SQL[] = [eq(logChunks.runId, query.runId), gt(logChunks.id, query.after)];
+  if (query.task !== undefined) where.push(eq(logChunks.task, query.task));
+  if (query.attempt !== undefined) where.push(eq(logChunks.attempt, query.attempt));
+  return db
+    .select()
+    .from(logChunks)
+    .where(and(...where))
+    .orderBy(asc(logChunks.id))
+    .limit(query.limit);
+}
+
+/** A chunk's lines as the API shows them: each with its task and attempt, times in ISO 8601. */
+export function chunkLines(chunk: LogChunkRow): LogLineItem[] {
+  return chunk.lines.map((line) => ({ task: chunk.task, attempt: chunk.attempt, at: new Date(line.at).toISOString(), stream: line.stream, text: line.text }));
+}
+
+export function toTaskItem(t: TaskRunRow): TaskItem {
+  return {
+    name: t.name,
+    phase: t.phase,
+    type: t.type,
+    status: t.status,
+    attempt: t.attempt,
+    actuator: t.actuator,
+    exitCode: t.exitCode,
+    outputs: t.outputs,
+    error: t.error,
+    skipReason: t.skipReason,
+    childRunId: t.childRunId,
+    decision: t.decision,
+    decidedBy: t.decidedBy,
+    attempts: t.attempts,
+    startedAt: iso(t.startedAt),
+    finishedAt: iso(t.finishedAt),
+    durationMs: duration(t.startedAt, t.finishedAt),
+  };
+}
+
+function toSummary(r: Pick<RunRow, keyof Omit<RunSummary, 'durationMs'>>): RunSummary {
+  return {
+    id: r.id,
+    source: r.source,
+    trigger: r.trigger,
+    pipeline: r.pipeline,
+    eventId: r.eventId,
+    status: r.status,
+    revisionId: r.revisionId,
+    parentRunId: r.parentRunId,
+    parentTask: r.parentTask,
+    error: r.error,
+    createdAt: r.createdAt.toISOString(),
+    startedAt: iso(r.startedAt),
+    finishedAt: iso(r.finishedAt),
+    durationMs: duration(r.startedAt, r.finishedAt),
+  };
+}
+
+function iso(date: Date | null): string | null {
+  return date?.toISOString() ?? null;
+}
+
+function duration(startedAt: Date | null, finishedAt: Date | null): number | null {
+  return startedAt && finishedAt ? finishedAt.getTime() - startedAt.getTime() : null;
+}
