@@ -4,7 +4,7 @@
 // written, and only after the commit are jobs enqueued — so every transition happens once, and
 // a job lost on the way is found again by the sweeper (run-sweeper.ts) from the stored state.
 import { randomUUID } from 'node:crypto';
-import { and, asc, eq, inArray, ne, sql } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, ne, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { evaluateCondition, parseDuration, renderTemplate, type Pipeline, type Task } from '../../schemas/index.js';
 import { events, runs, taskRuns, type Db, type EventRow, type RunRow, type TaskAttempt, type TaskRunRow } from '../../schemas/database/index.js';
@@ -13,7 +13,7 @@ import type { EventopsCatalog } from '../jobs/catalog.js';
 import { resolveInputs } from '../matching/resolve-inputs.js';
 import { decide, isTerminal, outcome, type PlanTask, type Stop, type TaskState, type TaskStatus } from './dag.js';
 import type { DefinitionsAtRevision } from './definitions-at-revision.js';
-import { runContext, type TaskView } from './run-context.js';
+import { referencedTasks, runContext, type TaskView } from './run-context.js';
 
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 export type Job = EnqueueItem<EventopsCatalog>;
@@ -55,7 +55,12 @@ interface Locked {
   after: Job[];
   /** Work to do after the commit, outside this run's lock (other runs' transitions). */
   then: (() => Promise<void>)[];
+  /** Something was written: the run's version is bumped at the end of the transition. */
+  dirty: boolean;
 }
+
+/** Most runs whose task states this process keeps (by run version) between transitions. */
+const CACHED_RUNS = 2_000;
 
 export interface RunEngine {
   startRun(runId: string): Promise<void>;
@@ -74,6 +79,25 @@ export interface RunEngine {
 export function createRunEngine(deps: RunEngineDeps): RunEngine {
   const { db, logger } = deps;
 
+  // The task rows of recent runs, by the run's version: a transition of a 1,000-task run then
+  // reads one row (the run's, under its lock) instead of a thousand. Any process that writes a
+  // run bumps its version, so a stale copy is never used. Rows changed without the lock (a claim
+  // moving `queued` → `running`, a lease renewal) do not change what `decide` sees; transitions
+  // that depend on them (a task's result, a stop) read those rows afresh.
+  const taskCache = new Map<string, { version: string; tasks: Map<string, TaskRunRow> }>();
+  const remember = (runId: string, entry: { version: string; tasks: Map<string, TaskRunRow> }) => {
+    taskCache.delete(runId);
+    taskCache.set(runId, entry);
+    if (taskCache.size > CACHED_RUNS) taskCache.delete(taskCache.keys().next().value as string);
+  };
+
+  async function taskRowsOf(tx: Tx, run: RunRow): Promise<Map<string, TaskRunRow>> {
+    const cached = taskCache.get(run.id);
+    if (cached && cached.version === run.version) return new Map(cached.tasks);
+    const rows = await tx.select().from(taskRuns).where(eq(taskRuns.runId, run.id));
+    return new Map(rows.map((r) => [r.name, r]));
+  }
+
   async function withRun<T>(runId: string, fn: (l: Locked) => Promise<T>): Promise<T> {
     const after: Job[] = [];
     const then: (() => Promise<void>)[] = [];
@@ -81,8 +105,17 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
       const [run] = await tx.select().from(runs).where(eq(runs.id, runId)).for('update');
       if (!run) throw new RunStateError(`run ${runId} does not exist`, 404);
       const defs = await deps.definitions.get(run.source, run.revisionId, tx);
-      const rows = await tx.select().from(taskRuns).where(eq(taskRuns.runId, runId));
-      return fn({ tx, run, pipeline: defs.pipelines.get(run.pipeline), revision: defs.commit, tasks: new Map(rows.map((r) => [r.name, r])), after, then });
+      const l: Locked = { tx, run, pipeline: defs.pipelines.get(run.pipeline), revision: defs.commit, tasks: await taskRowsOf(tx, run), after, then, dirty: false };
+      const value = await fn(l);
+      // Remembered before the commit: versions are random, so if the commit fails this entry
+      // matches no stored version and is never used.
+      if (l.dirty) {
+        const version = randomUUID();
+        await tx.update(runs).set({ version }).where(eq(runs.id, runId));
+        l.run = { ...l.run, version };
+        remember(runId, { version, tasks: l.tasks });
+      } else remember(runId, { version: l.run.version, tasks: l.tasks });
+      return value;
     });
     if (after.length > 0) {
       await deps.enqueue(after).catch((error: unknown) => logger.warn({ err: error, runId }, 'jobs of a run not enqueued; the run sweeper will enqueue them'));
@@ -100,10 +133,27 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
     return event;
   }
 
-  async function contextOf(l: Locked, status: string, states?: ReadonlyMap<string, TaskState>): Promise<Record<string, unknown>> {
+  /** The expression context for templates `reads` (only the tasks they name go in). */
+  async function contextOf(l: Locked, status: string, reads: unknown, states?: ReadonlyMap<string, TaskState>): Promise<Record<string, unknown>> {
+    return contextWith(l, status, await eventOf(l.tx, l.run.eventId), reads, states);
+  }
+
+  function contextWith(l: Locked, status: string, event: EventRow | undefined, reads: unknown, states?: ReadonlyMap<string, TaskState>): Record<string, unknown> {
+    const only = referencedTasks([JSON.stringify(reads ?? null)]);
     const tasks = new Map<string, TaskView>();
-    for (const [name, row] of l.tasks) tasks.set(name, { status: states?.get(name)?.status ?? row.status, outputs: row.outputs });
-    return runContext({ run: l.run, status, revision: l.revision, event: await eventOf(l.tx, l.run.eventId), tasks });
+    for (const name of only ?? l.tasks.keys()) {
+      const row = l.tasks.get(name);
+      if (row) tasks.set(name, { status: states?.get(name)?.status ?? row.status, outputs: row.outputs });
+    }
+    return runContext({ run: l.run, status, revision: l.revision, event, tasks });
+  }
+
+  /** Reads the task's row afresh (the cache may hold it as it was before a claim). */
+  async function freshTask(l: Locked, name: string): Promise<TaskRunRow | undefined> {
+    const [row] = await l.tx.select().from(taskRuns).where(and(eq(taskRuns.runId, l.run.id), eq(taskRuns.name, name)));
+    if (row) l.tasks.set(name, row);
+    else l.tasks.delete(name);
+    return row;
   }
 
   function planOf(pipeline: Pipeline): PlanTask[] {
@@ -121,6 +171,7 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
       .set({ ...values, updatedAt: sql`now()` })
       .where(and(eq(taskRuns.runId, l.run.id), eq(taskRuns.name, name)))
       .returning();
+    l.dirty = true;
     if (row) l.tasks.set(name, row);
   }
 
@@ -130,6 +181,7 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
       .set({ ...values, updatedAt: sql`now()` })
       .where(eq(runs.id, l.run.id))
       .returning();
+    l.dirty = true;
     if (row) l.run = row;
   }
 
@@ -140,13 +192,10 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
     const stop = (l.run.stopRequested as Stop | null) ?? null;
     for (let round = 0; round < plan.length + 2; round++) {
       const states = new Map<string, TaskState>([...l.tasks].map(([name, row]) => [name, { status: row.status as TaskStatus, skipReason: row.skipReason as TaskState['skipReason'] }]));
-      const contextFor = async (work: ReadonlyMap<string, TaskState>) => contextOf(l, outcome(plan, work, stop), work);
-      // `if` is evaluated synchronously by `decide`; the context is built before, per round.
-      const context = await contextFor(states);
+      // `if` is evaluated synchronously by `decide`: the event is read first, the context built on the first `if`.
+      const event = plan.some((t) => t.if !== undefined) ? await eventOf(l.tx, l.run.eventId) : undefined;
       const decisions = decide(plan, states, stop, (task, work) => {
-        const tasks = context.tasks as Record<string, TaskView>;
-        for (const [name, state] of work) if (tasks[name]) tasks[name] = { ...tasks[name], status: state.status };
-        (context.run as { status: string }).status = outcome(plan, work, stop);
+        const context = contextWith(l, outcome(plan, work, stop), event, task.if, work);
         return evaluateCondition(task.if as string, 'pipeline', context);
       });
       if (decisions.length === 0) return;
@@ -193,7 +242,7 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
       await setTask(l, task.name, { status: 'failed', error: `pipeline ${task.pipeline} does not exist in revision ${l.revision} of source ${l.run.source}`, finishedAt: sql`now()` as unknown as Date });
       return;
     }
-    const inputs = resolveInputs(child, task.inputs, await contextOf(l, 'running'), undefined, 'pipeline');
+    const inputs = resolveInputs(child, task.inputs, await contextOf(l, 'running', task.inputs), undefined, 'pipeline');
     if (!inputs.ok) {
       await setTask(l, task.name, { status: 'failed', error: inputs.reason, finishedAt: sql`now()` as unknown as Date });
       return;
@@ -219,7 +268,7 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
     const pipeline = l.pipeline as Pipeline;
     const outputs: Record<string, unknown> = {};
     const problems: string[] = [];
-    const context = await contextOf(l, status);
+    const context = await contextOf(l, status, pipeline.spec.outputs);
     for (const output of pipeline.spec.outputs ?? []) {
       try {
         outputs[output.name] = renderTemplate(output.value, 'pipeline', context);
@@ -254,6 +303,105 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
     if (l.run.parentRunId) l.then.push(() => engine.completeChild(runId));
   }
 
+  /** One task's result, applied under the run's lock (the caller advances the DAG afterwards). */
+  async function applyCompletion(l: Locked, name: string, attempt: number, result: AttemptResult): Promise<boolean> {
+        const runId = l.run.id;
+        const row = await freshTask(l, name);
+        if (!row || row.status !== 'running' || row.attempt !== attempt || !l.pipeline) return false;
+        const task = taskOf(l.pipeline, name) as Task;
+        // The run's deadline passed (the runner cut the task at it): the run is timing out, whoever notices first.
+        if (!l.run.stopRequested && l.run.deadlineAt && l.run.deadlineAt.getTime() <= Date.now() + 50) {
+          await setRun(l, { stopRequested: 'timed_out', error: 'the run timed out' });
+        }
+        const history: TaskAttempt = {
+          attempt,
+          status: result.status,
+          exitCode: result.exitCode,
+          error: result.error ?? null,
+          actuator: row.actuator,
+          startedAt: row.startedAt?.toISOString() ?? null,
+          finishedAt: new Date().toISOString(),
+        };
+        const retryable = (result.status === 'failed' || result.status === 'timed_out') && !l.run.stopRequested;
+        const limit = task.retries?.limit ?? 0;
+        if (retryable && attempt <= limit) {
+          const backoffMs = (task.retries?.backoff ? (parseDuration(task.retries.backoff) ?? 0) : 0) * 2 ** (attempt - 1);
+          await setTask(l, name, {
+            status: 'queued',
+            attempt: attempt + 1,
+            attempts: [...row.attempts, history],
+            leaseUntil: null,
+            worker: null,
+            notBefore: sql`now() + ${backoffMs}::double precision * interval '1 millisecond'` as unknown as Date,
+            error: `attempt ${attempt} ${result.status.replace('_', ' ')}: ${result.error ?? ''}; retrying in ${Math.round(backoffMs / 1000)}s`,
+          });
+          l.after.push({ queue: 'tasks', job: 'run-task', payload: { runId, task: name, attempt: attempt + 1 }, delayMs: backoffMs });
+          return true;
+        }
+        const outputs: Record<string, unknown> = { ...result.outputs };
+        const contextUpdates: Record<string, unknown> = {};
+        let status: TaskStatus = result.status;
+        let error = result.error ?? null;
+        if (status === 'succeeded') {
+          const context = await contextOf(l, 'running', task.outputs);
+          (context.tasks as Record<string, TaskView>)[name] = { status: 'succeeded', outputs };
+          for (const output of task.outputs ?? []) {
+            if (output.value !== undefined) {
+              try {
+                outputs[output.name] = renderTemplate(output.value, 'pipeline', context);
+              } catch (e) {
+                status = 'failed';
+                error = `output ${output.name}: ${e instanceof Error ? e.message : String(e)}`;
+              }
+            }
+            if (output.setToContext && outputs[output.name] !== undefined) contextUpdates[output.setToContext] = outputs[output.name];
+          }
+        }
+        await setTask(l, name, {
+          status,
+          exitCode: result.exitCode,
+          error,
+          outputs,
+          leaseUntil: null,
+          finishedAt: sql`now()` as unknown as Date,
+        });
+        if (Object.keys(contextUpdates).length > 0) await setRun(l, { contexts: { ...l.run.contexts, ...contextUpdates } });
+        return true;
+  }
+
+
+  interface Completion {
+    name: string;
+    attempt: number;
+    result: AttemptResult;
+    resolve(recorded: boolean): void;
+    reject(error: unknown): void;
+  }
+  const completions = new Map<string, { items: Completion[]; draining: boolean }>();
+
+  async function drainCompletions(runId: string, queue: { items: Completion[]; draining: boolean }): Promise<void> {
+    queue.draining = true;
+    try {
+      while (queue.items.length > 0) {
+        const batch = queue.items.splice(0, 200);
+        try {
+          const recorded = await withRun(runId, async (l) => {
+            const out: boolean[] = [];
+            for (const c of batch) out.push(l.pipeline ? await applyCompletion(l, c.name, c.attempt, c.result) : false);
+            if (out.some(Boolean)) await advance(l);
+            return out;
+          });
+          batch.forEach((c, i) => c.resolve(recorded[i] as boolean));
+        } catch (error) {
+          for (const c of batch) c.reject(error);
+        }
+      }
+    } finally {
+      queue.draining = false;
+      if (queue.items.length === 0) completions.delete(runId);
+    }
+  }
+
   const engine: RunEngine = {
     startRun: (runId) =>
       withRun(runId, async (l) => {
@@ -267,7 +415,7 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
         if (spec.concurrency) {
           let group: string;
           try {
-            group = String(renderTemplate(spec.concurrency.group, 'pipeline', await contextOf(l, 'pending')));
+            group = String(renderTemplate(spec.concurrency.group, 'pipeline', await contextOf(l, 'pending', spec.concurrency.group)));
           } catch (e) {
             return failRun(l, `concurrency.group: ${e instanceof Error ? e.message : String(e)}`);
           }
@@ -306,69 +454,13 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
       }),
 
     completeTask: (runId, name, attempt, result) =>
-      withRun(runId, async (l) => {
-        const row = l.tasks.get(name);
-        if (!row || row.status !== 'running' || row.attempt !== attempt || !l.pipeline) return false;
-        const task = taskOf(l.pipeline, name) as Task;
-        // The run's deadline passed (the runner cut the task at it): the run is timing out, whoever notices first.
-        if (!l.run.stopRequested && l.run.deadlineAt && l.run.deadlineAt.getTime() <= Date.now() + 50) {
-          await setRun(l, { stopRequested: 'timed_out', error: 'the run timed out' });
-        }
-        const history: TaskAttempt = {
-          attempt,
-          status: result.status,
-          exitCode: result.exitCode,
-          error: result.error ?? null,
-          actuator: row.actuator,
-          startedAt: row.startedAt?.toISOString() ?? null,
-          finishedAt: new Date().toISOString(),
-        };
-        const retryable = (result.status === 'failed' || result.status === 'timed_out') && !l.run.stopRequested;
-        const limit = task.retries?.limit ?? 0;
-        if (retryable && attempt <= limit) {
-          const backoffMs = (task.retries?.backoff ? (parseDuration(task.retries.backoff) ?? 0) : 0) * 2 ** (attempt - 1);
-          await setTask(l, name, {
-            status: 'queued',
-            attempt: attempt + 1,
-            attempts: [...row.attempts, history],
-            leaseUntil: null,
-            worker: null,
-            notBefore: sql`now() + ${backoffMs}::double precision * interval '1 millisecond'` as unknown as Date,
-            error: `attempt ${attempt} ${result.status.replace('_', ' ')}: ${result.error ?? ''}; retrying in ${Math.round(backoffMs / 1000)}s`,
-          });
-          l.after.push({ queue: 'tasks', job: 'run-task', payload: { runId, task: name, attempt: attempt + 1 }, delayMs: backoffMs });
-          return true;
-        }
-        const outputs: Record<string, unknown> = { ...result.outputs };
-        const contextUpdates: Record<string, unknown> = {};
-        let status: TaskStatus = result.status;
-        let error = result.error ?? null;
-        if (status === 'succeeded') {
-          const context = await contextOf(l, 'running');
-          (context.tasks as Record<string, TaskView>)[name] = { status: 'succeeded', outputs };
-          for (const output of task.outputs ?? []) {
-            if (output.value !== undefined) {
-              try {
-                outputs[output.name] = renderTemplate(output.value, 'pipeline', context);
-              } catch (e) {
-                status = 'failed';
-                error = `output ${output.name}: ${e instanceof Error ? e.message : String(e)}`;
-              }
-            }
-            if (output.setToContext && outputs[output.name] !== undefined) contextUpdates[output.setToContext] = outputs[output.name];
-          }
-        }
-        await setTask(l, name, {
-          status,
-          exitCode: result.exitCode,
-          error,
-          outputs,
-          leaseUntil: null,
-          finishedAt: sql`now()` as unknown as Date,
-        });
-        if (Object.keys(contextUpdates).length > 0) await setRun(l, { contexts: { ...l.run.contexts, ...contextUpdates } });
-        await advance(l);
-        return true;
+      new Promise<boolean>((resolve, reject) => {
+        // Results of one run that arrive while a transition of it runs are applied together in
+        // the next one: a wide DAG's completions share lock, DAG pass and commit.
+        const queue = completions.get(runId) ?? { items: [], draining: false };
+        completions.set(runId, queue);
+        queue.items.push({ name, attempt, result, resolve, reject });
+        if (!queue.draining) void drainCompletions(runId, queue);
       }),
 
     stopRun: (runId, stop, why) =>
@@ -381,6 +473,8 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
           return l.run;
         }
         if (!l.run.stopRequested) await setRun(l, { stopRequested: stop, ...(why ? { error: why } : {}) });
+        // Afresh: a task this process last saw `queued` may have been claimed since.
+        l.tasks = new Map((await l.tx.select().from(taskRuns).where(eq(taskRuns.runId, l.run.id))).map((r) => [r.name, r]));
         for (const [name, row] of l.tasks) {
           if (row.phase !== 'tasks') continue;
           if (row.status === 'queued' || row.status === 'waiting_approval') {
@@ -430,19 +524,34 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
     },
 
     taskPlan: async (runId, name) => {
-      return db.transaction(async (tx) => {
+      // Reads only, and each read stands alone (the run row's inputs and contexts, the rows of
+      // tasks that ended): no transaction needed.
+      const tx = db as unknown as Tx;
+      return (async () => {
         const [run] = await tx.select().from(runs).where(eq(runs.id, runId));
         if (!run) return undefined;
         const defs = await deps.definitions.get(run.source, run.revisionId, tx);
         const pipeline = defs.pipelines.get(run.pipeline);
         const task = pipeline ? taskOf(pipeline, name) : undefined;
         if (!pipeline || !task) return undefined;
-        const rows = await tx.select().from(taskRuns).where(eq(taskRuns.runId, runId));
-        const l: Locked = { tx, run, pipeline, revision: defs.commit, tasks: new Map(rows.map((r) => [r.name, r])), after: [], then: [] };
-        const plan = planOf(pipeline);
-        const states = new Map<string, TaskState>(rows.map((r) => [r.name, { status: r.status as TaskStatus }]));
-        return { run, task, pipeline, context: await contextOf(l, outcome(plan, states, (run.stopRequested as Stop | null) ?? null)) };
-      });
+        // Only the rows of the tasks this one's templates name, unless it may read any.
+        const only = referencedTasks([JSON.stringify(task)]);
+        const cached = taskCache.get(run.id);
+        const tasks =
+          cached && cached.version === run.version
+            ? cached.tasks
+            : only
+              ? new Map((only.size === 0 ? [] : await tx.select().from(taskRuns).where(and(eq(taskRuns.runId, runId), inArray(taskRuns.name, [...only])))).map((r) => [r.name, r]))
+              : await taskRowsOf(tx, run);
+        const l: Locked = { tx, run, pipeline, revision: defs.commit, tasks, after: [], then: [], dirty: false };
+        // `run.status`: `running` for the main tasks; for a `finally` task, what the run will end as.
+        let status = 'running';
+        if (pipeline.spec.finally?.some((t) => t.name === name)) {
+          const [failed] = run.stopRequested ? [] : await tx.select({ n: count() }).from(taskRuns).where(and(eq(taskRuns.runId, runId), inArray(taskRuns.status, ['failed', 'timed_out', 'cancelled'])));
+          status = run.stopRequested ?? ((failed?.n ?? 0) > 0 ? 'failed' : 'succeeded');
+        }
+        return { run, task, pipeline, context: await contextOf(l, status, task) };
+      })();
     },
   };
   return engine;

@@ -55,9 +55,11 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
       const candidates = actuatorCandidates(row.source, defs.actuators, pipeline, task);
       if (!candidates.ok) return { kind: 'failed', error: candidates.reason };
       for (const choice of candidates.choices) {
-        await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`actuator:${choice.key}`}, 0))`);
-        const [busy] = await tx.select({ n: count() }).from(taskRuns).where(and(eq(taskRuns.actuator, choice.key), eq(taskRuns.status, 'running')));
-        if ((busy?.n ?? 0) >= choice.concurrency) continue;
+        if (Number.isFinite(choice.concurrency)) {
+          await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`actuator:${choice.key}`}, 0))`);
+          const [busy] = await tx.select({ n: count() }).from(taskRuns).where(and(eq(taskRuns.actuator, choice.key), eq(taskRuns.status, 'running')));
+          if ((busy?.n ?? 0) >= choice.concurrency) continue;
+        }
         const taken = await tx
           .update(taskRuns)
           .set({

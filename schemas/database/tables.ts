@@ -240,6 +240,8 @@ export const runs = pgTable(
     /** When the run's `timeout` runs out. */
     deadlineAt: timestamp('deadline_at', { withTimezone: true }),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+    /** New (random) at every transition: a process whose cached task states carry this version may use them. */
+    version: text('version').notNull().default(''),
   },
   (t) => [
     uniqueIndex('runs_once_per_event').on(t.eventId, t.source, t.trigger, t.pipelineIndex).where(sql`${t.parentRunId} is null`),

@@ -45,6 +45,7 @@ ALTER TABLE "runs" ADD COLUMN "started_at" timestamp with time zone;--> statemen
 ALTER TABLE "runs" ADD COLUMN "finished_at" timestamp with time zone;--> statement-breakpoint
 ALTER TABLE "runs" ADD COLUMN "deadline_at" timestamp with time zone;--> statement-breakpoint
 ALTER TABLE "runs" ADD COLUMN "updated_at" timestamp with time zone DEFAULT now() NOT NULL;--> statement-breakpoint
+ALTER TABLE "runs" ADD COLUMN "version" text DEFAULT '' NOT NULL;--> statement-breakpoint
 ALTER TABLE "log_chunks" ADD CONSTRAINT "log_chunks_run_id_runs_id_fk" FOREIGN KEY ("run_id") REFERENCES "public"."runs"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "task_runs" ADD CONSTRAINT "task_runs_run_id_runs_id_fk" FOREIGN KEY ("run_id") REFERENCES "public"."runs"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "log_chunks_run" ON "log_chunks" USING btree ("run_id","task","id");--> statement-breakpoint
