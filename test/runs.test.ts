@@ -18,6 +18,9 @@ const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 interface TaskView {
   name: string;
   status: string;
+  actuator: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
   attempt: number;
   exitCode: number | null;
   outputs: Record<string, unknown>;
@@ -31,6 +34,8 @@ interface RunView {
   outputs: Record<string, unknown>;
   error: string | null;
   parentRunId: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
   tasks: TaskView[];
 }
 
@@ -117,7 +122,7 @@ describe.each(['embedded', 'postgres'] as const)('runs end to end (%s)', (mode) 
   beforeAll(async () => {
     setup = await setUp(mode);
     server = await startServerProcess({ config: setup.config, dataDir: join(setup.dir, 'data'), env: setup.env });
-    await c.until('definitions applied', () => c.api<{ total: number }>('/api/v1/definitions?source=runs'), (d) => d.total >= 19);
+    await c.until('definitions applied', () => c.api<{ total: number }>('/api/v1/definitions?source=runs'), (d) => d.total >= 26);
   }, 90_000);
   afterAll(async () => {
     await server?.stop();
@@ -192,6 +197,34 @@ describe.each(['embedded', 'postgres'] as const)('runs end to end (%s)', (mode) 
     expect((await c.logs(run.id, 'use')).map((l) => l.text)).toContain('child said hello nested');
   });
 
+  it('runs one run of a concurrency group at a time, in order', async () => {
+    const first = await c.start('run.one-at-a-time');
+    const second = await c.start('run.one-at-a-time');
+    const [a, b] = [await c.ended(first), await c.ended(second)];
+    expect([a.status, b.status]).toEqual(['succeeded', 'succeeded']);
+    expect(Date.parse(b.startedAt as string)).toBeGreaterThanOrEqual(Date.parse(a.finishedAt as string));
+  });
+
+  it('cancels the run in progress when a newer run of its group starts (cancelInProgress)', async () => {
+    const first = await c.start('run.newest-wins');
+    await c.until('the first run holds the group', () => c.run(first), (r) => c.task(r, 'hold').status === 'running');
+    const second = await c.start('run.newest-wins');
+    expect((await c.ended(first)).status).toBe('cancelled');
+    await c.until('the newer run started', () => c.run(second), (r) => c.task(r, 'hold').status === 'running');
+    await c.api(`/api/v1/runs/${second}/cancel`, { method: 'POST' });
+    expect((await c.ended(second)).status).toBe('cancelled');
+  });
+
+  it("holds an actuator's concurrency (1): parallel tasks take turns, and the join starts once", async () => {
+    const run = await c.ended(await c.start('run.narrow'));
+    expect(run.status).toBe('succeeded');
+    const spans = ['a', 'b', 'c'].map((name) => c.task(run, name)).map((t) => [Date.parse(t.startedAt as string), Date.parse(t.finishedAt as string)] as const).sort((x, y) => x[0] - y[0]);
+    for (let i = 1; i < spans.length; i++) expect(spans[i]?.[0]).toBeGreaterThanOrEqual(spans[i - 1]?.[1] as number);
+    expect(c.task(run, 'a').actuator).toBe('runs/narrow');
+    expect(c.task(run, 'join')).toMatchObject({ status: 'succeeded', attempt: 1 });
+    expect((await c.logs(run.id, 'join')).filter((l) => l.text === 'joined')).toHaveLength(1);
+  });
+
   it('never runs event data as shell code', async () => {
     const owned = join(setup.dir, `owned-${randomBytes(3).toString('hex')}`);
     const title = `$(touch ${owned}) \`touch ${owned}\`; touch ${owned}`;
@@ -213,7 +246,7 @@ describe('a worker killed with SIGKILL mid-task (postgres, three processes)', ()
     api = await startServerProcess({ config: setup.config, dataDir: join(setup.dir, 'data'), env: setup.env, roles: 'api,reconciler' });
     servers.push(api);
     for (let i = 0; i < 2; i++) servers.push(await startServerProcess({ config: setup.config, dataDir: join(setup.dir, 'data'), env: setup.env, roles: 'worker' }));
-    await c.until('definitions applied', () => c.api<{ total: number }>('/api/v1/definitions?source=runs'), (d) => d.total >= 19);
+    await c.until('definitions applied', () => c.api<{ total: number }>('/api/v1/definitions?source=runs'), (d) => d.total >= 26);
   }, 90_000);
   afterAll(async () => {
     for (const s of servers) await s.stop();
@@ -253,7 +286,7 @@ describe('the embedded server killed with SIGKILL mid-task and started again', (
   beforeAll(async () => {
     setup = await setUp('embedded');
     server = await startServerProcess({ config: setup.config, dataDir: join(setup.dir, 'data'), env: setup.env });
-    await c.until('definitions applied', () => c.api<{ total: number }>('/api/v1/definitions?source=runs'), (d) => d.total >= 19);
+    await c.until('definitions applied', () => c.api<{ total: number }>('/api/v1/definitions?source=runs'), (d) => d.total >= 26);
   }, 90_000);
   afterAll(async () => {
     await server?.stop();
