@@ -77,7 +77,13 @@ export async function startEvents(config: Config, deps: { database: Database; re
     {
       concurrency: config.runs.concurrency,
       onFailed: (failure) => {
-        logger.warn({ err: failure.error, job: failure.id, attempt: failure.attempt, final: failure.final }, 'match-event failed');
+        logger.warn({ err: failure.error, job: failure.id, attempt: failure.attempt, final: failure.final }, `${failure.job} failed`);
+        // A task whose job gave up would stay queued (its id is kept, so the sweeper cannot add it again): fail the attempt.
+        const lost = /^run-task:([^:]+):([^:]+):(\d+)$/.exec(failure.id);
+        if (failure.final && lost) {
+          const why = `the worker could not run it: ${failure.error instanceof Error ? failure.error.message : String(failure.error)}`;
+          engine.abandonTask(lost[1] as string, lost[2] as string, Number(lost[3]), why).catch((error: unknown) => onError(error, 'fail an abandoned task'));
+        }
         const eventId = (failure.id.match(/^match-event:(.+)$/) ?? [])[1];
         if (failure.final && eventId) {
           db.update(events)

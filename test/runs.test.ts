@@ -122,7 +122,7 @@ describe.each(['embedded', 'postgres'] as const)('runs end to end (%s)', (mode) 
   beforeAll(async () => {
     setup = await setUp(mode);
     server = await startServerProcess({ config: setup.config, dataDir: join(setup.dir, 'data'), env: setup.env });
-    await c.until('definitions applied', () => c.api<{ total: number }>('/api/v1/definitions?source=runs'), (d) => d.total >= 26);
+    await c.until('definitions applied', () => c.api<{ total: number }>('/api/v1/definitions?source=runs'), (d) => d.total >= 28);
   }, 90_000);
   afterAll(async () => {
     await server?.stop();
@@ -225,6 +225,12 @@ describe.each(['embedded', 'postgres'] as const)('runs end to end (%s)', (mode) 
     expect((await c.logs(run.id, 'join')).filter((l) => l.text === 'joined')).toHaveLength(1);
   });
 
+  it('fails a task no actuator can take, saying which tags are missing', async () => {
+    const run = await c.ended(await c.start('run.nowhere'));
+    expect(run.status).toBe('failed');
+    expect(c.task(run, 'gpu-work')).toMatchObject({ status: 'failed', error: 'no local actuator of source runs has the tags [gpu]' });
+  });
+
   it('never runs event data as shell code', async () => {
     const owned = join(setup.dir, `owned-${randomBytes(3).toString('hex')}`);
     const title = `$(touch ${owned}) \`touch ${owned}\`; touch ${owned}`;
@@ -246,7 +252,7 @@ describe('a worker killed with SIGKILL mid-task (postgres, three processes)', ()
     api = await startServerProcess({ config: setup.config, dataDir: join(setup.dir, 'data'), env: setup.env, roles: 'api,reconciler' });
     servers.push(api);
     for (let i = 0; i < 2; i++) servers.push(await startServerProcess({ config: setup.config, dataDir: join(setup.dir, 'data'), env: setup.env, roles: 'worker' }));
-    await c.until('definitions applied', () => c.api<{ total: number }>('/api/v1/definitions?source=runs'), (d) => d.total >= 26);
+    await c.until('definitions applied', () => c.api<{ total: number }>('/api/v1/definitions?source=runs'), (d) => d.total >= 28);
   }, 90_000);
   afterAll(async () => {
     for (const s of servers) await s.stop();
@@ -286,7 +292,7 @@ describe('the embedded server killed with SIGKILL mid-task and started again', (
   beforeAll(async () => {
     setup = await setUp('embedded');
     server = await startServerProcess({ config: setup.config, dataDir: join(setup.dir, 'data'), env: setup.env });
-    await c.until('definitions applied', () => c.api<{ total: number }>('/api/v1/definitions?source=runs'), (d) => d.total >= 26);
+    await c.until('definitions applied', () => c.api<{ total: number }>('/api/v1/definitions?source=runs'), (d) => d.total >= 28);
   }, 90_000);
   afterAll(async () => {
     await server?.stop();

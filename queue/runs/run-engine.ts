@@ -66,6 +66,8 @@ export interface RunEngine {
   startRun(runId: string): Promise<void>;
   /** Records the result of `attempt` of `task`; false when that attempt is no longer current (nothing recorded). */
   completeTask(runId: string, task: string, attempt: number, result: AttemptResult): Promise<boolean>;
+  /** Fails `attempt` of a task that is queued or running without a worker able to finish it (no actuator, its job gave up); its `retries` still apply. */
+  abandonTask(runId: string, task: string, attempt: number, error: string): Promise<boolean>;
   /** Cancel (or time out) a run: pending tasks are cancelled, running ones stopped by their workers, `finally` still runs. */
   stopRun(runId: string, stop: Stop, why?: string): Promise<RunRow>;
   /** Approves or rejects a waiting approval task; its outputs are `approvedBy` (or `rejectedBy`) and `comment`. */
@@ -461,6 +463,16 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
         completions.set(runId, queue);
         queue.items.push({ name, attempt, result, resolve, reject });
         if (!queue.draining) void drainCompletions(runId, queue);
+      }),
+
+    abandonTask: (runId, name, attempt, error) =>
+      withRun(runId, async (l) => {
+        const row = await freshTask(l, name);
+        if (!row || row.attempt !== attempt || (row.status !== 'queued' && row.status !== 'running') || !l.pipeline) return false;
+        if (row.status === 'queued') await setTask(l, name, { status: 'running', startedAt: sql`now()` as unknown as Date });
+        const recorded = await applyCompletion(l, name, attempt, { status: 'failed', exitCode: null, outputs: {}, error });
+        await advance(l);
+        return recorded;
       }),
 
     stopRun: (runId, stop, why) =>

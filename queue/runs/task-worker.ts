@@ -158,11 +158,7 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
         break;
       }
       if (outcome.kind === 'failed') {
-        await db
-          .update(taskRuns)
-          .set({ status: 'running', startedAt: sql`now()`, worker: deps.workerId, updatedAt: sql`now()` })
-          .where(and(eq(taskRuns.runId, runId), eq(taskRuns.name, task), eq(taskRuns.status, 'queued'), eq(taskRuns.attempt, attempt)));
-        await engine.completeTask(runId, task, attempt, { status: 'failed', exitCode: null, outputs: {}, error: outcome.error });
+        await engine.abandonTask(runId, task, attempt, outcome.error);
         return;
       }
       if (waitingSince === undefined) {
