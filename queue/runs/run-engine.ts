@@ -74,8 +74,8 @@ export interface RunEngine {
   decideApproval(runId: string, task: string, decision: Decision, by: string, comment?: string): Promise<TaskRunRow>;
   /** A child run ended: its parent's `pipeline` task takes its outcome and outputs. */
   completeChild(childRunId: string): Promise<void>;
-  /** The task's definition and the expression context of the run now (for a worker about to run it). */
-  taskPlan(runId: string, task: string): Promise<{ run: RunRow; task: Task; pipeline: Pipeline; context: Record<string, unknown> } | undefined>;
+  /** The task's definition and the expression context of the run now (for a worker about to run it); `known`: the run's row, if just read. */
+  taskPlan(runId: string, task: string, known?: RunRow): Promise<{ run: RunRow; task: Task; pipeline: Pipeline; context: Record<string, unknown> } | undefined>;
 }
 
 export function createRunEngine(deps: RunEngineDeps): RunEngine {
@@ -307,70 +307,72 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
 
   /** One task's result, applied under the run's lock (the caller advances the DAG afterwards). */
   async function applyCompletion(l: Locked, name: string, attempt: number, result: AttemptResult): Promise<boolean> {
-        const runId = l.run.id;
-        const row = await freshTask(l, name);
-        if (!row || row.status !== 'running' || row.attempt !== attempt || !l.pipeline) return false;
-        const task = taskOf(l.pipeline, name) as Task;
-        // The run's deadline passed (the runner cut the task at it): the run is timing out, whoever notices first.
-        if (!l.run.stopRequested && l.run.deadlineAt && l.run.deadlineAt.getTime() <= Date.now() + 50) {
-          await setRun(l, { stopRequested: 'timed_out', error: 'the run timed out' });
-        }
-        const history: TaskAttempt = {
-          attempt,
-          status: result.status,
-          exitCode: result.exitCode,
-          error: result.error ?? null,
-          actuator: row.actuator,
-          startedAt: row.startedAt?.toISOString() ?? null,
-          finishedAt: new Date().toISOString(),
-        };
-        const retryable = (result.status === 'failed' || result.status === 'timed_out') && !l.run.stopRequested;
-        const limit = task.retries?.limit ?? 0;
-        if (retryable && attempt <= limit) {
-          const backoffMs = (task.retries?.backoff ? (parseDuration(task.retries.backoff) ?? 0) : 0) * 2 ** (attempt - 1);
-          await setTask(l, name, {
-            status: 'queued',
-            attempt: attempt + 1,
-            attempts: [...row.attempts, history],
-            leaseUntil: null,
-            worker: null,
-            notBefore: sql`now() + ${backoffMs}::double precision * interval '1 millisecond'` as unknown as Date,
-            error: `attempt ${attempt} ${result.status.replace('_', ' ')}: ${result.error ?? ''}; retrying in ${Math.round(backoffMs / 1000)}s`,
-          });
-          l.after.push({ queue: 'tasks', job: 'run-task', payload: { runId, task: name, attempt: attempt + 1 }, delayMs: backoffMs });
-          return true;
-        }
-        const outputs: Record<string, unknown> = { ...result.outputs };
-        const contextUpdates: Record<string, unknown> = {};
-        let status: TaskStatus = result.status;
-        let error = result.error ?? null;
-        if (status === 'succeeded') {
-          const context = await contextOf(l, 'running', task.outputs);
-          (context.tasks as Record<string, TaskView>)[name] = { status: 'succeeded', outputs };
-          for (const output of task.outputs ?? []) {
-            if (output.value !== undefined) {
-              try {
-                outputs[output.name] = renderTemplate(output.value, 'pipeline', context);
-              } catch (e) {
-                status = 'failed';
-                error = `output ${output.name}: ${e instanceof Error ? e.message : String(e)}`;
-              }
-            }
-            if (output.setToContext && outputs[output.name] !== undefined) contextUpdates[output.setToContext] = outputs[output.name];
+    const runId = l.run.id;
+    const task = l.pipeline ? taskOf(l.pipeline, name) : undefined;
+    if (!task) return false;
+    // The run's deadline passed (the runner cut the task at it): the run is timing out, whoever notices first.
+    if (!l.run.stopRequested && l.run.deadlineAt && l.run.deadlineAt.getTime() <= Date.now() + 50) {
+      await setRun(l, { stopRequested: 'timed_out', error: 'the run timed out' });
+    }
+    const retryable = (result.status === 'failed' || result.status === 'timed_out') && !l.run.stopRequested;
+    if (retryable && attempt <= (task.retries?.limit ?? 0)) {
+      const row = await freshTask(l, name);
+      if (!row || row.status !== 'running' || row.attempt !== attempt) return false;
+      const history: TaskAttempt = {
+        attempt,
+        status: result.status,
+        exitCode: result.exitCode,
+        error: result.error ?? null,
+        actuator: row.actuator,
+        startedAt: row.startedAt?.toISOString() ?? null,
+        finishedAt: new Date().toISOString(),
+      };
+      const backoffMs = (task.retries?.backoff ? (parseDuration(task.retries.backoff) ?? 0) : 0) * 2 ** (attempt - 1);
+      await setTask(l, name, {
+        status: 'queued',
+        attempt: attempt + 1,
+        attempts: [...row.attempts, history],
+        leaseUntil: null,
+        worker: null,
+        notBefore: sql`now() + ${backoffMs}::double precision * interval '1 millisecond'` as unknown as Date,
+        error: `attempt ${attempt} ${result.status.replace('_', ' ')}: ${result.error ?? ''}; retrying in ${Math.round(backoffMs / 1000)}s`,
+      });
+      l.after.push({ queue: 'tasks', job: 'run-task', payload: { runId, task: name, attempt: attempt + 1 }, delayMs: backoffMs });
+      return true;
+    }
+    const outputs: Record<string, unknown> = { ...result.outputs };
+    const contextUpdates: Record<string, unknown> = {};
+    let status: TaskStatus = result.status;
+    let error = result.error ?? null;
+    if (status === 'succeeded') {
+      const templated = (task.outputs ?? []).some((o) => o.value !== undefined);
+      const context = templated ? await contextOf(l, 'running', task.outputs) : undefined;
+      if (context) (context.tasks as Record<string, TaskView>)[name] = { status: 'succeeded', outputs };
+      for (const output of task.outputs ?? []) {
+        if (output.value !== undefined && context) {
+          try {
+            outputs[output.name] = renderTemplate(output.value, 'pipeline', context);
+          } catch (e) {
+            status = 'failed';
+            error = `output ${output.name}: ${e instanceof Error ? e.message : String(e)}`;
           }
         }
-        await setTask(l, name, {
-          status,
-          exitCode: result.exitCode,
-          error,
-          outputs,
-          leaseUntil: null,
-          finishedAt: sql`now()` as unknown as Date,
-        });
-        if (Object.keys(contextUpdates).length > 0) await setRun(l, { contexts: { ...l.run.contexts, ...contextUpdates } });
-        return true;
+        if (output.setToContext && outputs[output.name] !== undefined) contextUpdates[output.setToContext] = outputs[output.name];
+      }
+    }
+    // Recorded only while this attempt is the current one and running (the cached row may
+    // predate the claim): one statement both checks and writes.
+    const [row] = await l.tx
+      .update(taskRuns)
+      .set({ status, exitCode: result.exitCode, error, outputs, leaseUntil: null, finishedAt: sql`now()`, updatedAt: sql`now()` })
+      .where(and(eq(taskRuns.runId, runId), eq(taskRuns.name, name), eq(taskRuns.status, 'running'), eq(taskRuns.attempt, attempt)))
+      .returning();
+    if (!row) return false;
+    l.tasks.set(name, row);
+    l.dirty = true;
+    if (Object.keys(contextUpdates).length > 0) await setRun(l, { contexts: { ...l.run.contexts, ...contextUpdates } });
+    return true;
   }
-
 
   interface Completion {
     name: string;
@@ -535,12 +537,13 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
       });
     },
 
-    taskPlan: async (runId, name) => {
+    taskPlan: async (runId, name, known) => {
       // Reads only, and each read stands alone (the run row's inputs and contexts, the rows of
       // tasks that ended): no transaction needed.
       const tx = db as unknown as Tx;
       return (async () => {
-        const [run] = await tx.select().from(runs).where(eq(runs.id, runId));
+        // `known`: the row as the worker's claim just read it (the tasks this one needs had ended then).
+        const [run] = known ? [known] : await tx.select().from(runs).where(eq(runs.id, runId));
         if (!run) return undefined;
         const defs = await deps.definitions.get(run.source, run.revisionId, tx);
         const pipeline = defs.pipelines.get(run.pipeline);

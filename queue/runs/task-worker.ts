@@ -9,7 +9,7 @@
 import { and, count, eq, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Runner, TaskResult } from '../../runners/index.js';
-import { runs, taskRuns, type Db } from '../../schemas/database/index.js';
+import { runs, taskRuns, type Db, type RunRow } from '../../schemas/database/index.js';
 import type { Task } from '../../schemas/index.js';
 import type { JobContext } from '../jobs/index.js';
 import type { DefinitionsAtRevision } from './definitions-at-revision.js';
@@ -34,7 +34,7 @@ export interface TaskWorkerDeps {
   busyRetryMs?: number;
 }
 
-type Claim = { kind: 'claimed'; actuator: ActuatorChoice } | { kind: 'gone' } | { kind: 'wait'; ms: number; why: string } | { kind: 'failed'; error: string };
+type Claim = { kind: 'claimed'; actuator: ActuatorChoice; run: RunRow } | { kind: 'gone' } | { kind: 'wait'; ms: number; why: string } | { kind: 'failed'; error: string };
 
 export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: string; task: string; attempt: number }, ctx: JobContext) => Promise<void> {
   const { db, engine, logger } = deps;
@@ -42,17 +42,17 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
   async function claim(runId: string, name: string, attempt: number): Promise<Claim> {
     return db.transaction(async (tx) => {
       const [row] = await tx
-        .select({ status: taskRuns.status, attempt: taskRuns.attempt, waitMs: sql<number>`greatest(0, extract(epoch from (${taskRuns.notBefore} - now())) * 1000)`, source: runs.source, revisionId: runs.revisionId, pipeline: runs.pipeline })
+        .select({ status: taskRuns.status, attempt: taskRuns.attempt, waitMs: sql<number>`greatest(0, extract(epoch from (${taskRuns.notBefore} - now())) * 1000)`, run: runs })
         .from(taskRuns)
         .innerJoin(runs, eq(runs.id, taskRuns.runId))
         .where(and(eq(taskRuns.runId, runId), eq(taskRuns.name, name)));
       if (!row || row.status !== 'queued' || row.attempt !== attempt) return { kind: 'gone' };
       if (row.waitMs && Number(row.waitMs) > 0) return { kind: 'wait', ms: Number(row.waitMs), why: 'retry backoff' };
-      const defs = await deps.definitions.get(row.source, row.revisionId, tx);
-      const pipeline = defs.pipelines.get(row.pipeline);
+      const defs = await deps.definitions.get(row.run.source, row.run.revisionId, tx);
+      const pipeline = defs.pipelines.get(row.run.pipeline);
       const task = pipeline?.spec.tasks.find((t) => t.name === name) ?? pipeline?.spec.finally?.find((t) => t.name === name);
-      if (!pipeline || !task) return { kind: 'failed', error: `task ${name} is not in pipeline ${row.pipeline} at this revision` };
-      const candidates = actuatorCandidates(row.source, defs.actuators, pipeline, task);
+      if (!pipeline || !task) return { kind: 'failed', error: `task ${name} is not in pipeline ${row.run.pipeline} at this revision` };
+      const candidates = actuatorCandidates(row.run.source, defs.actuators, pipeline, task);
       if (!candidates.ok) return { kind: 'failed', error: candidates.reason };
       for (const choice of candidates.choices) {
         if (Number.isFinite(choice.concurrency)) {
@@ -73,7 +73,7 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
           })
           .where(and(eq(taskRuns.runId, runId), eq(taskRuns.name, name), eq(taskRuns.status, 'queued'), eq(taskRuns.attempt, attempt)))
           .returning({ name: taskRuns.name });
-        return taken.length > 0 ? { kind: 'claimed', actuator: choice } : { kind: 'gone' };
+        return taken.length > 0 ? { kind: 'claimed', actuator: choice, run: row.run } : { kind: 'gone' };
       }
       return { kind: 'wait', ms: deps.busyRetryMs ?? 1_000, why: `every matching actuator is busy (${candidates.choices.map((c) => c.key).join(', ')})` };
     });
@@ -90,8 +90,9 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
     return { ours: renewed.length > 0, stop: run?.stop ?? null };
   }
 
-  async function execute(runId: string, name: string, attempt: number, actuator: ActuatorChoice, jobSignal: AbortSignal): Promise<AttemptResult> {
-    const plan = await engine.taskPlan(runId, name);
+  async function execute(run: RunRow, name: string, attempt: number, actuator: ActuatorChoice, jobSignal: AbortSignal): Promise<AttemptResult> {
+    const runId = run.id;
+    const plan = await engine.taskPlan(runId, name, run);
     if (!plan) return { status: 'failed', exitCode: null, outputs: {}, error: `task ${name} of run ${runId} is not in its pipeline` };
     const type = (plan.task.type ?? 'local') as RunnerType;
     const runner = deps.runners[type];
@@ -148,13 +149,13 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
   }
 
   return async ({ runId, task, attempt }, ctx) => {
-    let claimed: ActuatorChoice | undefined;
+    let claimed: { actuator: ActuatorChoice; run: RunRow } | undefined;
     let waitingSince: number | undefined;
     for (;;) {
       const outcome = await claim(runId, task, attempt);
       if (outcome.kind === 'gone') return;
       if (outcome.kind === 'claimed') {
-        claimed = outcome.actuator;
+        claimed = outcome;
         break;
       }
       if (outcome.kind === 'failed') {
@@ -169,7 +170,7 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
       if (ctx.signal.aborted) throw new Error(`task ${task} of run ${runId} was still waiting (${outcome.why}) when the worker closed`);
       await new Promise((resolve) => setTimeout(resolve, Math.min(outcome.ms, 5_000)));
     }
-    const result = await execute(runId, task, attempt, claimed, ctx.signal);
+    const result = await execute(claimed.run, task, attempt, claimed.actuator, ctx.signal);
     if (result.status !== 'succeeded') logger.info({ runId, task, attempt, status: result.status, error: result.error }, 'task did not succeed');
     await engine.completeTask(runId, task, attempt, result);
   };
