@@ -14,6 +14,7 @@ import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
 import { startServerProcess, type ServerProcess } from './helpers/server-process.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const SECRET = 's3cr3t-deploy-token-9f2c';
 
 interface TaskView {
   name: string;
@@ -56,16 +57,17 @@ async function setUp(mode: 'embedded' | 'postgres'): Promise<Setup> {
     [
       'server: { port: 0, host: 127.0.0.1 }',
       `dataDir: ${join(dir, 'data')}`,
-      `sources: [ { name: runs, path: ${resolve('test/fixtures/runs')} } ]`,
+      `sources: [ { name: runs, path: ${resolve('test/fixtures/runs')}, secrets: [ DEPLOY_TOKEN ] }, { name: platform, path: ${resolve('test/fixtures/runs-shared')} } ]`,
       'runs: { lease: 2s }',
       'queue: { sweepInterval: 1s, sweepAfter: 2s }',
       `redis: { prefix: ${prefix} }`,
       '',
     ].join('\n'),
   );
-  if (mode === 'embedded') return { dir, config, env: {}, prefix };
+  const secrets = { EVENTOPS_SECRET_DEPLOY_TOKEN: SECRET, EVENTOPS_SECRET_OTHER_TEAM_TOKEN: 'another-teams-secret' };
+  if (mode === 'embedded') return { dir, config, env: secrets, prefix };
   const database = await createTestDatabase();
-  return { dir, config, env: { DATABASE_URL: database.url, REDIS_URL }, pg: database, prefix };
+  return { dir, config, env: { ...secrets, DATABASE_URL: database.url, REDIS_URL }, pg: database, prefix };
 }
 
 async function tearDown(setup: Setup): Promise<void> {
@@ -122,7 +124,7 @@ describe.each(['embedded', 'postgres'] as const)('runs end to end (%s)', (mode) 
   beforeAll(async () => {
     setup = await setUp(mode);
     server = await startServerProcess({ config: setup.config, dataDir: join(setup.dir, 'data'), env: setup.env });
-    await c.until('definitions applied', () => c.api<{ total: number }>('/api/v1/definitions?source=runs'), (d) => d.total >= 28);
+    await c.until('definitions applied', () => c.api<{ total: number }>('/api/v1/definitions'), (d) => d.total >= 35);
   }, 90_000);
   afterAll(async () => {
     await server?.stop();
@@ -228,7 +230,26 @@ describe.each(['embedded', 'postgres'] as const)('runs end to end (%s)', (mode) 
   it('fails a task no actuator can take, saying which tags are missing', async () => {
     const run = await c.ended(await c.start('run.nowhere'));
     expect(run.status).toBe('failed');
-    expect(c.task(run, 'gpu-work')).toMatchObject({ status: 'failed', error: 'no local actuator of source runs has the tags [gpu]' });
+    expect(c.task(run, 'gpu-work')).toMatchObject({ status: 'failed', error: 'no local actuator has the tags [gpu] in source runs or any other source' });
+  });
+
+  it('masks a secret in logs and outputs, and refuses a secret the source may not use', async () => {
+    const run = await c.ended(await c.start('run.uses-secret'));
+    expect(run.status).toBe('succeeded');
+    expect((await c.logs(run.id, 'deploy')).map((l) => l.text)).toContain('token is ***');
+    expect(c.task(run, 'deploy').outputs).toEqual({ leak: '***' });
+    expect(JSON.stringify(await c.api(`/api/v1/runs/${run.id}/logs`))).not.toContain(SECRET);
+    expect(JSON.stringify(run)).not.toContain(SECRET);
+    const borrowed = await c.ended(await c.start('run.borrows-secret'));
+    expect(borrowed.status).toBe('failed');
+    expect(c.task(borrowed, 'borrow').error).toContain('source runs may not use secret OTHER_TEAM_TOKEN');
+    expect(JSON.stringify(borrowed)).not.toContain('another-teams-secret');
+  });
+
+  it("runs a task on another source's actuator when its own source has none with the tags", async () => {
+    const run = await c.ended(await c.start('run.cross'));
+    expect(run.status).toBe('succeeded');
+    expect(c.task(run, 'on-platform').actuator).toBe('platform/platform-shell');
   });
 
   it('never runs event data as shell code', async () => {
@@ -252,7 +273,7 @@ describe('a worker killed with SIGKILL mid-task (postgres, three processes)', ()
     api = await startServerProcess({ config: setup.config, dataDir: join(setup.dir, 'data'), env: setup.env, roles: 'api,reconciler' });
     servers.push(api);
     for (let i = 0; i < 2; i++) servers.push(await startServerProcess({ config: setup.config, dataDir: join(setup.dir, 'data'), env: setup.env, roles: 'worker' }));
-    await c.until('definitions applied', () => c.api<{ total: number }>('/api/v1/definitions?source=runs'), (d) => d.total >= 28);
+    await c.until('definitions applied', () => c.api<{ total: number }>('/api/v1/definitions'), (d) => d.total >= 35);
   }, 90_000);
   afterAll(async () => {
     for (const s of servers) await s.stop();
@@ -292,7 +313,7 @@ describe('the embedded server killed with SIGKILL mid-task and started again', (
   beforeAll(async () => {
     setup = await setUp('embedded');
     server = await startServerProcess({ config: setup.config, dataDir: join(setup.dir, 'data'), env: setup.env });
-    await c.until('definitions applied', () => c.api<{ total: number }>('/api/v1/definitions?source=runs'), (d) => d.total >= 28);
+    await c.until('definitions applied', () => c.api<{ total: number }>('/api/v1/definitions'), (d) => d.total >= 35);
   }, 90_000);
   afterAll(async () => {
     await server?.stop();

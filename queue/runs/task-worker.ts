@@ -6,11 +6,11 @@
 //    on each renewal) kills it. Lines go to the log in chunks.
 // 3. Record the result through the engine (retries, outputs, what starts next).
 // A worker that dies mid-task stops renewing; the run sweeper then takes the attempt as lost.
-import { and, count, eq, sql } from 'drizzle-orm';
+import { and, count, eq, isNull, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
-import type { Runner, TaskResult } from '../../runners/index.js';
-import { runs, taskRuns, type Db, type RunRow } from '../../schemas/database/index.js';
-import type { Task } from '../../schemas/index.js';
+import { createMasker, type Runner, type TaskResult } from '../../runners/index.js';
+import { definitions, runs, taskRuns, type Db, type RunRow } from '../../schemas/database/index.js';
+import type { Actuator, Task } from '../../schemas/index.js';
 import type { JobContext } from '../jobs/index.js';
 import type { DefinitionsAtRevision } from './definitions-at-revision.js';
 import { createLogWriter } from './log-writer.js';
@@ -52,7 +52,16 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
       const pipeline = defs.pipelines.get(row.run.pipeline);
       const task = pipeline?.spec.tasks.find((t) => t.name === name) ?? pipeline?.spec.finally?.find((t) => t.name === name);
       if (!pipeline || !task) return { kind: 'failed', error: `task ${name} is not in pipeline ${row.run.pipeline} at this revision` };
-      const candidates = actuatorCandidates(row.run.source, defs.actuators, pipeline, task);
+      let candidates = actuatorCandidates(row.run.source, defs.actuators, pipeline, task);
+      if (!candidates.ok || candidates.choices[0]?.key === 'builtin/local') {
+        // Nothing of its own fits: other sources' active actuators may (read only on this path).
+        const others = await tx
+          .select({ source: definitions.source, metadata: definitions.metadata, spec: definitions.spec })
+          .from(definitions)
+          .where(and(eq(definitions.kind, 'Actuator'), isNull(definitions.removedRevisionId)));
+        const found = others.map((o) => ({ source: o.source, actuator: { apiVersion: 'eventops.dev/v1', kind: 'Actuator', metadata: o.metadata, spec: o.spec } as Actuator }));
+        if (found.length > 0) candidates = actuatorCandidates(row.run.source, defs.actuators, pipeline, task, found);
+      }
       if (!candidates.ok) return { kind: 'failed', error: candidates.reason };
       for (const choice of candidates.choices) {
         if (Number.isFinite(choice.concurrency)) {
@@ -145,7 +154,10 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
     if (result.status === 'cancelled' && stoppedAs === 'shutdown') result = { ...result, status: 'failed', error: 'interrupted: the worker shut down' };
     log.write({ at: Date.now(), stream: 'system', text: `${result.status.replace('_', ' ')}${result.exitCode !== null ? ` (exit code ${result.exitCode})` : ''}${result.error ? `: ${result.error}` : ''}` });
     await log.close();
-    return { status: result.status, exitCode: result.exitCode, outputs: result.outputs, ...(result.error ? { error: result.error } : {}) };
+    // Outputs are stored and shown: a secret a task wrote into one is masked there too.
+    const mask = createMasker(execution.secrets);
+    const outputs = Object.fromEntries(Object.entries(result.outputs).map(([k, v]) => [k, mask(v)]));
+    return { status: result.status, exitCode: result.exitCode, outputs, ...(result.error ? { error: mask(result.error) } : {}) };
   }
 
   return async ({ runId, task, attempt }, ctx) => {
