@@ -330,3 +330,32 @@ describe('the embedded server killed with SIGKILL mid-task and started again', (
     expect(c.task(run, 'work').attempt).toBe(2);
   });
 });
+
+describe('the embedded server stopped with SIGTERM mid-task', () => {
+  let setup: Setup;
+  let server: ServerProcess;
+  const c = client(() => server);
+
+  beforeAll(async () => {
+    setup = await setUp('embedded');
+    server = await startServerProcess({ config: setup.config, dataDir: join(setup.dir, 'data'), env: setup.env });
+    await c.until('definitions applied', () => c.api<{ total: number }>('/api/v1/definitions'), (d) => d.total >= 35);
+  }, 90_000);
+  afterAll(async () => {
+    await server?.stop();
+    await tearDown(setup);
+  }, 60_000);
+
+  it('finishes the task in flight before it exits: the run succeeds on its first attempt', async () => {
+    const id = await c.start('run.long');
+    await c.until('the task runs', () => c.run(id), (r) => c.task(r, 'work').status === 'running');
+    const stopping = Date.now();
+    await server.stop();
+    expect(Date.now() - stopping).toBeLessThan(15_000);
+    expect(server.output()).not.toMatch(/interrupted/);
+    server = await startServerProcess({ config: setup.config, dataDir: join(setup.dir, 'data'), env: setup.env });
+    const run = await c.ended(id, 30_000);
+    expect(run.status).toBe('succeeded');
+    expect(c.task(run, 'work')).toMatchObject({ status: 'succeeded', attempt: 1 });
+  });
+});
