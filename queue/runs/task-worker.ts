@@ -40,52 +40,61 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
   const { db, engine, logger } = deps;
 
   async function claim(runId: string, name: string, attempt: number): Promise<Claim> {
-    return db.transaction(async (tx) => {
-      const [row] = await tx
-        .select({ status: taskRuns.status, attempt: taskRuns.attempt, waitMs: sql<number>`greatest(0, extract(epoch from (${taskRuns.notBefore} - now())) * 1000)`, run: runs })
-        .from(taskRuns)
-        .innerJoin(runs, eq(runs.id, taskRuns.runId))
-        .where(and(eq(taskRuns.runId, runId), eq(taskRuns.name, name)));
-      if (!row || row.status !== 'queued' || row.attempt !== attempt) return { kind: 'gone' };
-      if (row.waitMs && Number(row.waitMs) > 0) return { kind: 'wait', ms: Number(row.waitMs), why: 'retry backoff' };
-      const defs = await deps.definitions.get(row.run.source, row.run.revisionId, tx);
-      const pipeline = defs.pipelines.get(row.run.pipeline);
-      const task = pipeline?.spec.tasks.find((t) => t.name === name) ?? pipeline?.spec.finally?.find((t) => t.name === name);
-      if (!pipeline || !task) return { kind: 'failed', error: `task ${name} is not in pipeline ${row.run.pipeline} at this revision` };
-      let candidates = actuatorCandidates(row.run.source, defs.actuators, pipeline, task);
-      if (!candidates.ok || candidates.choices[0]?.key === 'builtin/local') {
-        // Nothing of its own fits: other sources' active actuators may (read only on this path).
-        const others = await tx
-          .select({ source: definitions.source, metadata: definitions.metadata, spec: definitions.spec })
-          .from(definitions)
-          .where(and(eq(definitions.kind, 'Actuator'), isNull(definitions.removedRevisionId)));
-        const found = others.map((o) => ({ source: o.source, actuator: { apiVersion: 'eventops.dev/v1', kind: 'Actuator', metadata: o.metadata, spec: o.spec } as Actuator }));
-        if (found.length > 0) candidates = actuatorCandidates(row.run.source, defs.actuators, pipeline, task, found);
-      }
-      if (!candidates.ok) return { kind: 'failed', error: candidates.reason };
-      for (const choice of candidates.choices) {
-        if (Number.isFinite(choice.concurrency)) {
-          await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`actuator:${choice.key}`}, 0))`);
-          const [busy] = await tx.select({ n: count() }).from(taskRuns).where(and(eq(taskRuns.actuator, choice.key), eq(taskRuns.status, 'running')));
-          if ((busy?.n ?? 0) >= choice.concurrency) continue;
+    const [row] = await db
+      .select({ status: taskRuns.status, attempt: taskRuns.attempt, waitMs: sql<number>`greatest(0, extract(epoch from (${taskRuns.notBefore} - now())) * 1000)`, run: runs })
+      .from(taskRuns)
+      .innerJoin(runs, eq(runs.id, taskRuns.runId))
+      .where(and(eq(taskRuns.runId, runId), eq(taskRuns.name, name)));
+    if (!row || row.status !== 'queued' || row.attempt !== attempt) return { kind: 'gone' };
+    if (row.waitMs && Number(row.waitMs) > 0) return { kind: 'wait', ms: Number(row.waitMs), why: 'retry backoff' };
+    const defs = await deps.definitions.get(row.run.source, row.run.revisionId);
+    const pipeline = defs.pipelines.get(row.run.pipeline);
+    const task = pipeline?.spec.tasks.find((t) => t.name === name) ?? pipeline?.spec.finally?.find((t) => t.name === name);
+    if (!pipeline || !task) return { kind: 'failed', error: `task ${name} is not in pipeline ${row.run.pipeline} at this revision` };
+    let candidates = actuatorCandidates(row.run.source, defs.actuators, pipeline, task);
+    if (!candidates.ok || candidates.choices[0]?.key === 'builtin/local') {
+      // Nothing of its own fits: other sources' active actuators may (read only on this path).
+      const others = await db
+        .select({ source: definitions.source, metadata: definitions.metadata, spec: definitions.spec })
+        .from(definitions)
+        .where(and(eq(definitions.kind, 'Actuator'), isNull(definitions.removedRevisionId)));
+      const found = others.map((o) => ({ source: o.source, actuator: { apiVersion: 'eventops.dev/v1', kind: 'Actuator', metadata: o.metadata, spec: o.spec } as Actuator }));
+      if (found.length > 0) candidates = actuatorCandidates(row.run.source, defs.actuators, pipeline, task, found);
+    }
+    if (!candidates.ok) return { kind: 'failed', error: candidates.reason };
+    const mine = and(eq(taskRuns.runId, runId), eq(taskRuns.name, name), eq(taskRuns.attempt, attempt));
+    for (const choice of candidates.choices) {
+      // Optimistic: take the task, then count the actuator's running tasks (ours included). Two
+      // workers taking the last slot at once both see it over the limit and both give theirs
+      // back, so the limit is never exceeded; they try again after a jittered wait.
+      const taken = await db
+        .update(taskRuns)
+        .set({
+          status: 'running',
+          actuator: choice.key,
+          worker: deps.workerId,
+          startedAt: sql`now()`,
+          leaseUntil: sql`now() + ${deps.leaseMs}::double precision * interval '1 millisecond'`,
+          exitCode: null,
+          updatedAt: sql`now()`,
+        })
+        .where(and(mine, eq(taskRuns.status, 'queued')))
+        .returning({ name: taskRuns.name });
+      if (taken.length === 0) return { kind: 'gone' };
+      if (Number.isFinite(choice.concurrency)) {
+        const [busy] = await db.select({ n: count() }).from(taskRuns).where(and(eq(taskRuns.actuator, choice.key), eq(taskRuns.status, 'running')));
+        if ((busy?.n ?? 0) > choice.concurrency) {
+          await db
+            .update(taskRuns)
+            .set({ status: 'queued', actuator: null, worker: null, startedAt: null, leaseUntil: null, updatedAt: sql`now()` })
+            .where(and(mine, eq(taskRuns.status, 'running'), eq(taskRuns.worker, deps.workerId)));
+          continue;
         }
-        const taken = await tx
-          .update(taskRuns)
-          .set({
-            status: 'running',
-            actuator: choice.key,
-            worker: deps.workerId,
-            startedAt: sql`now()`,
-            leaseUntil: sql`now() + ${deps.leaseMs}::double precision * interval '1 millisecond'`,
-            exitCode: null,
-            updatedAt: sql`now()`,
-          })
-          .where(and(eq(taskRuns.runId, runId), eq(taskRuns.name, name), eq(taskRuns.status, 'queued'), eq(taskRuns.attempt, attempt)))
-          .returning({ name: taskRuns.name });
-        return taken.length > 0 ? { kind: 'claimed', actuator: choice, run: row.run } : { kind: 'gone' };
       }
-      return { kind: 'wait', ms: deps.busyRetryMs ?? 1_000, why: `every matching actuator is busy (${candidates.choices.map((c) => c.key).join(', ')})` };
-    });
+      return { kind: 'claimed', actuator: choice, run: row.run };
+    }
+    const ms = Math.round((deps.busyRetryMs ?? 1_000) * (0.5 + Math.random()));
+    return { kind: 'wait', ms, why: `every matching actuator is busy (${candidates.choices.map((c) => c.key).join(', ')})` };
   }
 
   /** Renews the lease; says whether the attempt is still ours and whether the run is being stopped. */
