@@ -9,6 +9,11 @@ export interface LogWriter {
   write(line: LogLine): void;
   /** Writes what is buffered and stops the timer; call before the task's result is recorded. */
   close(): Promise<void>;
+  /**
+   * Stops the timer, waits for chunks being written, and hands back the lines not yet written
+   * instead of writing them: the caller stores them with the task's result, in its transaction.
+   */
+  drain(): Promise<LogLine[]>;
 }
 
 export function createLogWriter(db: Db, key: { runId: string; task: string; attempt: number }, options: { flushMs?: number; maxLines?: number; onError?: (error: unknown) => void } = {}): LogWriter {
@@ -39,5 +44,13 @@ export function createLogWriter(db: Db, key: { runId: string; task: string; atte
       else timer ??= setTimeout(() => void flush(), flushMs);
     },
     close: () => flush(),
+    async drain() {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      await writing;
+      const rest = buffer;
+      buffer = [];
+      return rest;
+    },
   };
 }

@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { and, asc, count, eq, inArray, ne, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { evaluateCondition, parseDuration, renderTemplate, type Pipeline, type Task } from '../../schemas/index.js';
-import { events, runs, taskRuns, type Db, type EventRow, type RunRow, type TaskAttempt, type TaskRunRow } from '../../schemas/database/index.js';
+import { events, logChunks, runs, taskRuns, type Db, type EventRow, type RunRow, type TaskAttempt, type TaskRunRow } from '../../schemas/database/index.js';
+import type { LogLine } from '../../runners/index.js';
 import type { EnqueueItem } from '../jobs/index.js';
 import type { EventopsCatalog } from '../jobs/catalog.js';
 import { resolveInputs } from '../matching/resolve-inputs.js';
@@ -31,6 +32,8 @@ export interface AttemptResult {
   exitCode: number | null;
   outputs: Record<string, string>;
   error?: string;
+  /** Log lines not yet stored: written with the result, in its transaction. */
+  logTail?: LogLine[];
 }
 
 export type Decision = 'approve' | 'reject';
@@ -201,10 +204,13 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
         return evaluateCondition(task.if as string, 'pipeline', context);
       });
       if (decisions.length === 0) return;
+      // Tasks that go to a runner are queued together: one UPDATE for all of them.
+      const queued = decisions.flatMap((d) => (d.kind === 'start' && !['approval', 'pipeline'].includes(taskOf(pipeline, d.task)?.type ?? 'local') ? [d.task] : []));
+      if (queued.length > 0) await queueTasks(l, queued);
       for (const d of decisions) {
         switch (d.kind) {
           case 'start':
-            await startTask(l, taskOf(pipeline, d.task) as Task);
+            if (!queued.includes(d.task)) await startTask(l, taskOf(pipeline, d.task) as Task);
             break;
           case 'skip':
             await setTask(l, d.task, { status: 'skipped', skipReason: d.reason, error: d.message, finishedAt: sql`now()` as unknown as Date });
@@ -220,6 +226,20 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
             return;
         }
       }
+    }
+  }
+
+  /** Queues the first attempt of tasks that run on actuators, and their `run-task` jobs. */
+  async function queueTasks(l: Locked, names: readonly string[]): Promise<void> {
+    const rows = await l.tx
+      .update(taskRuns)
+      .set({ status: 'queued', attempt: 1, updatedAt: sql`now()` })
+      .where(and(eq(taskRuns.runId, l.run.id), inArray(taskRuns.name, [...names])))
+      .returning();
+    l.dirty = true;
+    for (const row of rows) {
+      l.tasks.set(row.name, row);
+      l.after.push({ queue: 'tasks', job: 'run-task', payload: { runId: l.run.id, task: row.name, attempt: 1 } });
     }
   }
 
@@ -390,6 +410,8 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
         const batch = queue.items.splice(0, 200);
         try {
           const recorded = await withRun(runId, async (l) => {
+            const tails = batch.filter((c) => (c.result.logTail?.length ?? 0) > 0).map((c) => ({ runId, task: c.name, attempt: c.attempt, lines: c.result.logTail as LogLine[] }));
+            if (tails.length > 0) await l.tx.insert(logChunks).values(tails);
             const out: boolean[] = [];
             for (const c of batch) out.push(l.pipeline ? await applyCompletion(l, c.name, c.attempt, c.result) : false);
             if (out.some(Boolean)) await advance(l);

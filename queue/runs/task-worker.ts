@@ -162,11 +162,12 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
     if (result.status === 'cancelled' && stoppedAs === 'timed_out') result = { ...result, status: 'timed_out', error: 'the run timed out' };
     if (result.status === 'cancelled' && stoppedAs === 'shutdown') result = { ...result, status: 'failed', error: 'interrupted: the worker shut down' };
     log.write({ at: Date.now(), stream: 'system', text: `${result.status.replace('_', ' ')}${result.exitCode !== null ? ` (exit code ${result.exitCode})` : ''}${result.error ? `: ${result.error}` : ''}` });
-    await log.close();
+    // The last lines travel with the result and are stored in the same transaction.
+    const logTail = await log.drain();
     // Outputs are stored and shown: a secret a task wrote into one is masked there too.
     const mask = createMasker(execution.secrets);
     const outputs = Object.fromEntries(Object.entries(result.outputs).map(([k, v]) => [k, mask(v)]));
-    return { status: result.status, exitCode: result.exitCode, outputs, ...(result.error ? { error: mask(result.error) } : {}) };
+    return { status: result.status, exitCode: result.exitCode, outputs, logTail, ...(result.error ? { error: mask(result.error) } : {}) };
   }
 
   return async ({ runId, task, attempt }, ctx) => {
