@@ -326,7 +326,43 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
   }
 
   /** One task's result, applied under the run's lock (the caller advances the DAG afterwards). */
-  async function applyCompletion(l: Locked, name: string, attempt: number, result: AttemptResult): Promise<boolean> {
+  /** A task's final result, ready to be written (with others of its batch). */
+  interface FinalWrite {
+    name: string;
+    attempt: number;
+    status: TaskStatus;
+    exitCode: number | null;
+    error: string | null;
+    outputs: Record<string, unknown>;
+    contextUpdates: Record<string, unknown>;
+  }
+
+  /**
+   * Writes final results in one UPDATE, each only while its attempt is the current one and
+   * running (the cached row may predate the claim); returns the names written.
+   */
+  async function writeFinals(l: Locked, finals: readonly FinalWrite[]): Promise<Set<string>> {
+    const json = JSON.stringify(finals.map((f) => ({ n: f.name, a: f.attempt, s: f.status, x: f.exitCode, e: f.error, o: f.outputs })));
+    const result = (await l.tx.execute(sql`update task_runs t
+      set status = r.s, exit_code = r.x, error = r.e, outputs = r.o, lease_until = null, finished_at = now(), updated_at = now()
+      from jsonb_to_recordset(${json}::jsonb) as r(n text, a int, s text, x int, e text, o jsonb)
+      where t.run_id = ${l.run.id} and t.name = r.n and t.attempt = r.a and t.status = 'running'
+      returning t.name`)) as unknown as { rows: { name: string }[] };
+    const written = new Set(result.rows.map((r) => r.name));
+    const contextUpdates: Record<string, unknown> = {};
+    const now = new Date();
+    for (const f of finals) {
+      if (!written.has(f.name)) continue;
+      const before = l.tasks.get(f.name);
+      if (before) l.tasks.set(f.name, { ...before, status: f.status, exitCode: f.exitCode, error: f.error, outputs: f.outputs, leaseUntil: null, finishedAt: now, updatedAt: now });
+      Object.assign(contextUpdates, f.contextUpdates);
+    }
+    if (written.size > 0) l.dirty = true;
+    if (Object.keys(contextUpdates).length > 0) await setRun(l, { contexts: { ...l.run.contexts, ...contextUpdates } });
+    return written;
+  }
+
+  async function applyCompletion(l: Locked, name: string, attempt: number, result: AttemptResult, finals?: FinalWrite[]): Promise<boolean | 'deferred'> {
     const runId = l.run.id;
     const task = l.pipeline ? taskOf(l.pipeline, name) : undefined;
     if (!task) return false;
@@ -380,6 +416,11 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
         if (output.setToContext && outputs[output.name] !== undefined) contextUpdates[output.setToContext] = outputs[output.name];
       }
     }
+    if (finals) {
+      if (finals.some((f) => f.name === name)) return false;
+      finals.push({ name, attempt, status, exitCode: result.exitCode, error, outputs, contextUpdates });
+      return 'deferred';
+    }
     // Recorded only while this attempt is the current one and running (the cached row may
     // predate the claim): one statement both checks and writes.
     const [row] = await l.tx
@@ -412,8 +453,11 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
           const recorded = await withRun(runId, async (l) => {
             const tails = batch.filter((c) => (c.result.logTail?.length ?? 0) > 0).map((c) => ({ runId, task: c.name, attempt: c.attempt, lines: c.result.logTail as LogLine[] }));
             if (tails.length > 0) await l.tx.insert(logChunks).values(tails);
-            const out: boolean[] = [];
-            for (const c of batch) out.push(l.pipeline ? await applyCompletion(l, c.name, c.attempt, c.result) : false);
+            const finals: FinalWrite[] = [];
+            const applied: (boolean | 'deferred')[] = [];
+            for (const c of batch) applied.push(l.pipeline ? await applyCompletion(l, c.name, c.attempt, c.result, finals) : false);
+            const written = finals.length > 0 ? await writeFinals(l, finals) : new Set<string>();
+            const out = applied.map((a, i) => (a === 'deferred' ? written.has((batch[i] as Completion).name) : a));
             if (out.some(Boolean)) await advance(l);
             return out;
           });
@@ -494,7 +538,7 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
         const row = await freshTask(l, name);
         if (!row || row.attempt !== attempt || (row.status !== 'queued' && row.status !== 'running') || !l.pipeline) return false;
         if (row.status === 'queued') await setTask(l, name, { status: 'running', startedAt: sql`now()` as unknown as Date });
-        const recorded = await applyCompletion(l, name, attempt, { status: 'failed', exitCode: null, outputs: {}, error });
+        const recorded = (await applyCompletion(l, name, attempt, { status: 'failed', exitCode: null, outputs: {}, error })) === true;
         await advance(l);
         return recorded;
       }),
