@@ -106,7 +106,8 @@ function client(server: () => ServerProcess) {
   };
   const run = (id: string) => api<RunView>(`/api/v1/runs/${id}`);
   const ended = (id: string, ms?: number) => until(`run ${id} ended`, () => run(id), (r) => !['pending', 'running'].includes(r.status), ms);
-  const task = (r: RunView, name: string) => r.tasks.find((t) => t.name === name) as TaskView;
+  // A run not started yet has no tasks: `absent` then (so a wait keeps waiting, an assertion fails).
+  const task = (r: RunView, name: string) => r.tasks.find((t) => t.name === name) ?? ({ name, status: 'absent' } as TaskView);
   const logs = async (id: string, name?: string) => (await api<{ lines: { task: string; text: string; stream: string }[] }>(`/api/v1/runs/${id}/logs${name ? `?task=${name}` : ''}`)).lines;
   return { api, until, start, run, ended, task, logs };
 }

@@ -39,12 +39,35 @@ type Claim = { kind: 'claimed'; actuator: ActuatorChoice; run: RunRow } | { kind
 export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: string; task: string; attempt: number }, ctx: JobContext) => Promise<void> {
   const { db, engine, logger } = deps;
 
+  // The claim's statements run for every task: built once, prepared on the server.
+  const readTask = db
+    .select({ status: taskRuns.status, attempt: taskRuns.attempt, waitMs: sql<number>`greatest(0, extract(epoch from (${taskRuns.notBefore} - now())) * 1000)`, run: runs })
+    .from(taskRuns)
+    .innerJoin(runs, eq(runs.id, taskRuns.runId))
+    .where(and(eq(taskRuns.runId, sql.placeholder('runId')), eq(taskRuns.name, sql.placeholder('name'))))
+    .prepare('eventops_claim_read');
+  const takeTask = db
+    .update(taskRuns)
+    .set({
+      status: 'running',
+      actuator: sql`${sql.placeholder('actuator')}`,
+      worker: sql`${sql.placeholder('worker')}`,
+      startedAt: sql`now()`,
+      leaseUntil: sql`now() + ${sql.placeholder('leaseMs')}::double precision * interval '1 millisecond'`,
+      exitCode: null,
+      updatedAt: sql`now()`,
+    })
+    .where(and(eq(taskRuns.runId, sql.placeholder('runId')), eq(taskRuns.name, sql.placeholder('name')), eq(taskRuns.attempt, sql.placeholder('attempt')), eq(taskRuns.status, 'queued')))
+    .returning({ name: taskRuns.name })
+    .prepare('eventops_claim_take');
+  const countRunning = db
+    .select({ n: count() })
+    .from(taskRuns)
+    .where(and(eq(taskRuns.actuator, sql.placeholder('actuator')), eq(taskRuns.status, 'running')))
+    .prepare('eventops_claim_count');
+
   async function claim(runId: string, name: string, attempt: number): Promise<Claim> {
-    const [row] = await db
-      .select({ status: taskRuns.status, attempt: taskRuns.attempt, waitMs: sql<number>`greatest(0, extract(epoch from (${taskRuns.notBefore} - now())) * 1000)`, run: runs })
-      .from(taskRuns)
-      .innerJoin(runs, eq(runs.id, taskRuns.runId))
-      .where(and(eq(taskRuns.runId, runId), eq(taskRuns.name, name)));
+    const [row] = await readTask.execute({ runId, name });
     if (!row || row.status !== 'queued' || row.attempt !== attempt) return { kind: 'gone' };
     if (row.waitMs && Number(row.waitMs) > 0) return { kind: 'wait', ms: Number(row.waitMs), why: 'retry backoff' };
     const defs = await deps.definitions.get(row.run.source, row.run.revisionId);
@@ -67,22 +90,10 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
       // Optimistic: take the task, then count the actuator's running tasks (ours included). Two
       // workers taking the last slot at once both see it over the limit and both give theirs
       // back, so the limit is never exceeded; they try again after a jittered wait.
-      const taken = await db
-        .update(taskRuns)
-        .set({
-          status: 'running',
-          actuator: choice.key,
-          worker: deps.workerId,
-          startedAt: sql`now()`,
-          leaseUntil: sql`now() + ${deps.leaseMs}::double precision * interval '1 millisecond'`,
-          exitCode: null,
-          updatedAt: sql`now()`,
-        })
-        .where(and(mine, eq(taskRuns.status, 'queued')))
-        .returning({ name: taskRuns.name });
+      const taken = await takeTask.execute({ runId, name, attempt, actuator: choice.key, worker: deps.workerId, leaseMs: deps.leaseMs });
       if (taken.length === 0) return { kind: 'gone' };
       if (Number.isFinite(choice.concurrency)) {
-        const [busy] = await db.select({ n: count() }).from(taskRuns).where(and(eq(taskRuns.actuator, choice.key), eq(taskRuns.status, 'running')));
+        const [busy] = await countRunning.execute({ actuator: choice.key });
         if ((busy?.n ?? 0) > choice.concurrency) {
           await db
             .update(taskRuns)
