@@ -117,20 +117,29 @@ function gone(pid: number): boolean {
   return !processAlive(pid);
 }
 
-describe.each(['embedded', 'postgres'] as const)('runs end to end (%s)', (mode) => {
-  let setup: Setup;
-  let server: ServerProcess;
-  const c = client(() => server);
-
+/** One `eventops serve` process on a fresh set-up for the describe block it is called in, with its definitions applied. */
+function useServer(mode: 'embedded' | 'postgres') {
+  const state: { setup?: Setup; server?: ServerProcess } = {};
+  const server = () => state.server as ServerProcess;
+  const c = client(server);
+  const start = async () => {
+    const setup = state.setup as Setup;
+    state.server = await startServerProcess({ config: setup.config, dataDir: join(setup.dir, 'data'), env: setup.env });
+  };
   beforeAll(async () => {
-    setup = await setUp(mode);
-    server = await startServerProcess({ config: setup.config, dataDir: join(setup.dir, 'data'), env: setup.env });
+    state.setup = await setUp(mode);
+    await start();
     await c.until('definitions applied', () => c.api<{ total: number }>('/api/v1/definitions'), (d) => d.total >= 35);
   }, 90_000);
   afterAll(async () => {
-    await server?.stop();
-    await tearDown(setup);
+    await state.server?.stop();
+    if (state.setup) await tearDown(state.setup);
   }, 60_000);
+  return { c, server, setup: () => state.setup as Setup, restart: start };
+}
+
+describe.each(['embedded', 'postgres'] as const)('runs end to end (%s)', (mode) => {
+  const { c, setup } = useServer(mode);
 
   it('runs a 3-task pipeline with needs, if, outputs and contexts to success; outputs visible in the API', async () => {
     const id = await c.start('run.three', { name: 'ops', shout: false });
@@ -144,7 +153,7 @@ describe.each(['embedded', 'postgres'] as const)('runs end to end (%s)', (mode) 
   });
 
   it('fails the run on a failing task: dependents skipped, finally ran and saw the status', async () => {
-    const marker = join(setup.dir, `marker-${randomBytes(3).toString('hex')}`);
+    const marker = join(setup().dir, `marker-${randomBytes(3).toString('hex')}`);
     const run = await c.ended(await c.start('run.fails', { marker }));
     expect(run.status).toBe('failed');
     expect(c.task(run, 'broken')).toMatchObject({ status: 'failed', exitCode: 3 });
@@ -154,7 +163,7 @@ describe.each(['embedded', 'postgres'] as const)('runs end to end (%s)', (mode) 
   });
 
   it('cancels mid-task: the whole process group is gone', async () => {
-    const pidfile = join(setup.dir, `pid-${randomBytes(3).toString('hex')}`);
+    const pidfile = join(setup().dir, `pid-${randomBytes(3).toString('hex')}`);
     const id = await c.start('run.slow', { pidfile });
     await c.until('the task started its sleep', async () => existsSync(pidfile) && (await readFile(pidfile, 'utf8')).trim() !== '', Boolean);
     const pid = Number((await readFile(pidfile, 'utf8')).trim());
@@ -173,7 +182,7 @@ describe.each(['embedded', 'postgres'] as const)('runs end to end (%s)', (mode) 
   });
 
   it('retries a failing task by its policy', async () => {
-    const counter = join(setup.dir, `counter-${randomBytes(3).toString('hex')}`);
+    const counter = join(setup().dir, `counter-${randomBytes(3).toString('hex')}`);
     const run = await c.ended(await c.start('run.flaky', { counter }));
     expect(run.status).toBe('succeeded');
     expect(c.task(run, 'try')).toMatchObject({ status: 'succeeded', attempt: 2 });
@@ -254,7 +263,7 @@ describe.each(['embedded', 'postgres'] as const)('runs end to end (%s)', (mode) 
   });
 
   it('never runs event data as shell code', async () => {
-    const owned = join(setup.dir, `owned-${randomBytes(3).toString('hex')}`);
+    const owned = join(setup().dir, `owned-${randomBytes(3).toString('hex')}`);
     const title = `$(touch ${owned}) \`touch ${owned}\`; touch ${owned}`;
     const run = await c.ended(await c.start('run.echo-title', { title }));
     expect(run.status).toBe('succeeded');
@@ -307,25 +316,13 @@ describe('a worker killed with SIGKILL mid-task (postgres, three processes)', ()
 });
 
 describe('the embedded server killed with SIGKILL mid-task and started again', () => {
-  let setup: Setup;
-  let server: ServerProcess;
-  const c = client(() => server);
-
-  beforeAll(async () => {
-    setup = await setUp('embedded');
-    server = await startServerProcess({ config: setup.config, dataDir: join(setup.dir, 'data'), env: setup.env });
-    await c.until('definitions applied', () => c.api<{ total: number }>('/api/v1/definitions'), (d) => d.total >= 35);
-  }, 90_000);
-  afterAll(async () => {
-    await server?.stop();
-    await tearDown(setup);
-  }, 60_000);
+  const { c, server, restart } = useServer('embedded');
 
   it('finishes the run after the restart', async () => {
     const id = await c.start('run.long');
     await c.until('the task runs', () => c.run(id), (r) => c.task(r, 'work').status === 'running');
-    await server.kill();
-    server = await startServerProcess({ config: setup.config, dataDir: join(setup.dir, 'data'), env: setup.env });
+    await server().kill();
+    await restart();
     const run = await c.ended(id, 60_000);
     expect(run.status).toBe('succeeded');
     expect(c.task(run, 'work').attempt).toBe(2);
@@ -333,28 +330,16 @@ describe('the embedded server killed with SIGKILL mid-task and started again', (
 });
 
 describe('the embedded server stopped with SIGTERM mid-task', () => {
-  let setup: Setup;
-  let server: ServerProcess;
-  const c = client(() => server);
-
-  beforeAll(async () => {
-    setup = await setUp('embedded');
-    server = await startServerProcess({ config: setup.config, dataDir: join(setup.dir, 'data'), env: setup.env });
-    await c.until('definitions applied', () => c.api<{ total: number }>('/api/v1/definitions'), (d) => d.total >= 35);
-  }, 90_000);
-  afterAll(async () => {
-    await server?.stop();
-    await tearDown(setup);
-  }, 60_000);
+  const { c, server, restart } = useServer('embedded');
 
   it('finishes the task in flight before it exits: the run succeeds on its first attempt', async () => {
     const id = await c.start('run.long');
     await c.until('the task runs', () => c.run(id), (r) => c.task(r, 'work').status === 'running');
     const stopping = Date.now();
-    await server.stop();
+    await server().stop();
     expect(Date.now() - stopping).toBeLessThan(15_000);
-    expect(server.output()).not.toMatch(/interrupted/);
-    server = await startServerProcess({ config: setup.config, dataDir: join(setup.dir, 'data'), env: setup.env });
+    expect(server().output()).not.toMatch(/interrupted/);
+    await restart();
     const run = await c.ended(id, 30_000);
     expect(run.status).toBe('succeeded');
     expect(c.task(run, 'work')).toMatchObject({ status: 'succeeded', attempt: 1 });

@@ -95,3 +95,22 @@ export function writeResults<T extends ResultsHeader>(body: T): string {
   writeFileSync(path, `${JSON.stringify(body, rounded, 2)}\n`);
   return path;
 }
+
+/** Runs `fn` under the V8 CPU profiler and writes the profile to `file`; without a file, just runs it. */
+export async function profiled<T>(file: string | undefined, fn: () => Promise<T>): Promise<T> {
+  if (!file) return fn();
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  try {
+    return await fn();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+    console.log(`CPU profile: ${file}`);
+  }
+}
+

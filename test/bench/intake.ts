@@ -11,8 +11,6 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { Session } from 'node:inspector/promises';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sign } from '@octokit/webhooks-methods';
 import { Queue } from 'bullmq';
@@ -22,7 +20,7 @@ import { pino } from 'pino';
 import { startServer } from '../../cli/start-server.js';
 import { loadConfig } from '../../config/index.js';
 import { createTestDatabase } from '../helpers/postgres.js';
-import { printTable, resultsHeader, ROOT, writeResults } from './bench-results.js';
+import { printTable, profiled, resultsHeader, ROOT, writeResults } from './bench-results.js';
 
 const CONCURRENCY = 50;
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -31,22 +29,6 @@ const SECONDS = secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : 10;
 const profileArg = process.argv.indexOf('--profile');
 const PROFILE = profileArg > 0 ? process.argv[profileArg + 1] : undefined;
 
-/** Runs `fn` under the V8 CPU profiler when `--profile` is given. */
-async function profiled<T>(fn: () => Promise<T>): Promise<T> {
-  if (!PROFILE) return fn();
-  const session = new Session();
-  session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.start');
-  try {
-    return await fn();
-  } finally {
-    const { profile } = await session.post('Profiler.stop');
-    await writeFile(PROFILE, JSON.stringify(profile));
-    session.disconnect();
-    console.log(`CPU profile of the webhook phase: ${PROFILE}`);
-  }
-}
 
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
@@ -117,7 +99,7 @@ async function main(): Promise<void> {
     await server.reconciler.requestReconcile('template');
     const payload = JSON.stringify({ ref: 'refs/heads/main', after: 'a'.repeat(40), commits: [{ id: 'a'.repeat(40) }], repository: { full_name: 'acme/payments' } });
     const signature = await sign('bench-secret', payload);
-    const webhooks = await profiled(() =>
+    const webhooks = await profiled(PROFILE, () =>
       loadFromChild({
         url: `${server.url}/webhooks/github`,
         headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-hub-signature-256': signature },
