@@ -51,7 +51,7 @@ export const SourceConfigSchema = Type.Object(
     /** Globs (relative to `dir`) of YAML files that are not definitions. */
     ignore: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
     auth: Type.Optional(Type.Object({ token: Type.Optional(SecretRef) }, { additionalProperties: false })),
-    /** Secrets this source's definitions may name (later issues resolve them at run time). */
+    /** Secrets this source's definitions may name (`{ secret: NAME }` in a task's env); any other is refused at run time. */
     secrets: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }))),
   },
   { additionalProperties: false },

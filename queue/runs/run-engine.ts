@@ -62,8 +62,9 @@ interface Locked {
   dirty: boolean;
 }
 
-/** Most runs whose task states this process keeps (by run version) between transitions. */
+/** Most runs, and most task rows in all, whose task states this process keeps (by run version) between transitions. */
 const CACHED_RUNS = 2_000;
+const CACHED_ROWS = 20_000;
 
 export interface RunEngine {
   startRun(runId: string): Promise<void>;
@@ -90,10 +91,19 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
   // moving `queued` → `running`, a lease renewal) do not change what `decide` sees; transitions
   // that depend on them (a task's result, a stop) read those rows afresh.
   const taskCache = new Map<string, { version: string; tasks: Map<string, TaskRunRow> }>();
+  let cachedRows = 0;
   const remember = (runId: string, entry: { version: string; tasks: Map<string, TaskRunRow> }) => {
+    const before = taskCache.get(runId);
+    if (before) cachedRows -= before.tasks.size;
     taskCache.delete(runId);
     taskCache.set(runId, entry);
-    if (taskCache.size > CACHED_RUNS) taskCache.delete(taskCache.keys().next().value as string);
+    cachedRows += entry.tasks.size;
+    // Bounded by runs and by rows (a few 1,000-task runs must not hold a worker's memory).
+    while (taskCache.size > 1 && (taskCache.size > CACHED_RUNS || cachedRows > CACHED_ROWS)) {
+      const [oldest, dropped] = taskCache.entries().next().value as [string, { tasks: Map<string, TaskRunRow> }];
+      taskCache.delete(oldest);
+      cachedRows -= dropped.tasks.size;
+    }
   };
 
   async function taskRowsOf(tx: Tx, run: RunRow): Promise<Map<string, TaskRunRow>> {
