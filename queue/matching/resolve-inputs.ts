@@ -3,7 +3,7 @@
 // value checked against the input's declared type and enum, since an expression's value is
 // known only now. A failure names the pipeline and the input, so the event's record says
 // exactly which value to fix.
-import { renderValue, type InputType, type Pipeline, type PipelineInput, type Scope } from '../../schemas/index.js';
+import { fitsInputType, renderValue, type InputType, type Pipeline, type PipelineInput, type Scope } from '../../schemas/index.js';
 import { describeValue, describeValues, kindOf } from './describe-value.js';
 
 export type InputsResult = { ok: true; inputs: Record<string, unknown> } | { ok: false; reason: string };
@@ -66,27 +66,11 @@ type Checked = { ok: true; value: unknown } | { ok: false; problem: string };
 function checkValue(input: PipelineInput, rendered: unknown): Checked {
   const type = (input.type ?? 'string') as InputType;
   const value = type === 'string' && (typeof rendered === 'number' || typeof rendered === 'boolean') ? String(rendered) : rendered;
-  if (!fits(type, value)) return { ok: false, problem: `declared ${type}, but the value ${describeValue(value)} is ${kindOf(value)}` };
+  if (!fitsInputType(type, value)) return { ok: false, problem: `declared ${type}, but the value ${describeValue(value)} is ${kindOf(value)}` };
   if (input.enum && !input.enum.some((e) => same(e, value))) return { ok: false, problem: `${describeValue(value)} is not one of ${describeValues(input.enum)}` };
   return { ok: true, value };
 }
 
-function fits(type: InputType, value: unknown): boolean {
-  switch (type) {
-    case 'string':
-      return typeof value === 'string';
-    case 'number':
-      return typeof value === 'number' && Number.isFinite(value);
-    case 'integer':
-      return typeof value === 'number' && Number.isInteger(value);
-    case 'boolean':
-      return typeof value === 'boolean';
-    case 'object':
-      return value !== null && typeof value === 'object' && !Array.isArray(value);
-    case 'array':
-      return Array.isArray(value);
-  }
-}
 
 function same(a: unknown, b: unknown): boolean {
   if (a === b) return true;

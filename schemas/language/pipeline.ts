@@ -12,6 +12,24 @@ export type TaskType = (typeof TaskTypes)[number];
 export const InputTypes = ['string', 'number', 'integer', 'boolean', 'object', 'array'] as const;
 export type InputType = (typeof InputTypes)[number];
 
+/** Whether `value` is of the input type `type` (a number must be finite: JSON has no Infinity). */
+export function fitsInputType(type: InputType, value: unknown): boolean {
+  switch (type) {
+    case 'string':
+      return typeof value === 'string';
+    case 'number':
+      return typeof value === 'number' && Number.isFinite(value);
+    case 'integer':
+      return typeof value === 'number' && Number.isInteger(value);
+    case 'boolean':
+      return typeof value === 'boolean';
+    case 'object':
+      return value !== null && typeof value === 'object' && !Array.isArray(value);
+    case 'array':
+      return Array.isArray(value);
+  }
+}
+
 export const PipelineInput = Type.Object(
   {
     name: VariableName,

@@ -2,7 +2,7 @@
 // pipeline declares: unknown names, missing required inputs, literal values of the wrong type
 // or outside the enum. Values with `${{ }}` are only known at run time and pass here.
 import { hasTemplate } from '../../expressions/index.js';
-import type { InputType, Pipeline, PipelineInput } from '../../language/index.js';
+import { fitsInputType, type InputType, type Pipeline, type PipelineInput } from '../../language/index.js';
 import type { Path } from '../../loader/parse-yaml.js';
 import type { RuleContext } from '../context.js';
 import type { Definition } from '../definition.js';
@@ -53,21 +53,9 @@ export function literalProblem(input: PipelineInput, value: unknown): string | u
 }
 
 function typeFits(type: InputType, value: unknown): boolean {
-  switch (type) {
-    case 'string':
-      // YAML `1.0` or `true` given to a string input is read as its text.
-      return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
-    case 'number':
-      return typeof value === 'number';
-    case 'integer':
-      return typeof value === 'number' && Number.isInteger(value);
-    case 'boolean':
-      return typeof value === 'boolean';
-    case 'object':
-      return value !== null && typeof value === 'object' && !Array.isArray(value);
-    case 'array':
-      return Array.isArray(value);
-  }
+  // YAML `1.0` or `true` given to a string input is read as its text.
+  if (type === 'string' && (typeof value === 'number' || typeof value === 'boolean')) return true;
+  return fitsInputType(type, value);
 }
 
 function kindOf(value: unknown): string {
