@@ -7,8 +7,6 @@ import type { LogLine } from '../../runners/index.js';
 
 export interface LogWriter {
   write(line: LogLine): void;
-  /** Writes what is buffered and stops the timer; call before the task's result is recorded. */
-  close(): Promise<void>;
   /**
    * Stops the timer, waits for chunks being written, and hands back the lines not yet written
    * instead of writing them: the caller stores them with the task's result, in its transaction.
@@ -43,7 +41,6 @@ export function createLogWriter(db: Db, key: { runId: string; task: string; atte
       if (buffer.length >= maxLines) void flush();
       else timer ??= setTimeout(() => void flush(), flushMs);
     },
-    close: () => flush(),
     async drain() {
       if (timer) clearTimeout(timer);
       timer = undefined;

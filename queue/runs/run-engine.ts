@@ -8,7 +8,7 @@ import { and, asc, count, eq, inArray, ne, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { evaluateCondition, parseDuration, renderTemplate, type Pipeline, type Task } from '../../schemas/index.js';
 import { events, logChunks, runs, taskRuns, type Db, type EventRow, type RunRow, type TaskAttempt, type TaskRunRow } from '../../schemas/database/index.js';
-import type { LogLine } from '../../runners/index.js';
+import type { LogLine, TaskResult } from '../../runners/index.js';
 import type { EnqueueItem } from '../jobs/index.js';
 import type { EventopsCatalog } from '../jobs/catalog.js';
 import { resolveInputs } from '../matching/resolve-inputs.js';
@@ -26,15 +26,8 @@ export interface RunEngineDeps {
   logger: Logger;
 }
 
-/** What a worker reports for one attempt of a task. */
-export interface AttemptResult {
-  status: 'succeeded' | 'failed' | 'timed_out' | 'cancelled';
-  exitCode: number | null;
-  outputs: Record<string, string>;
-  error?: string;
-  /** Log lines not yet stored: written with the result, in its transaction. */
-  logTail?: LogLine[];
-}
+/** What a worker reports for one attempt of a task: the runner's result, and its last log lines not yet stored (written with the result, in its transaction). */
+export type AttemptResult = TaskResult & { logTail?: LogLine[] };
 
 export type Decision = 'approve' | 'reject';
 
@@ -372,7 +365,8 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
     return written;
   }
 
-  async function applyCompletion(l: Locked, name: string, attempt: number, result: AttemptResult, finals?: FinalWrite[]): Promise<boolean | 'deferred'> {
+  /** Applies a retry at once; a final result is added to `finals`, written by `writeFinals` with the others of its batch. */
+  async function applyCompletion(l: Locked, name: string, attempt: number, result: AttemptResult, finals: FinalWrite[]): Promise<boolean | 'deferred'> {
     const runId = l.run.id;
     const task = l.pipeline ? taskOf(l.pipeline, name) : undefined;
     if (!task) return false;
@@ -426,23 +420,9 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
         if (output.setToContext && outputs[output.name] !== undefined) contextUpdates[output.setToContext] = outputs[output.name];
       }
     }
-    if (finals) {
-      if (finals.some((f) => f.name === name)) return false;
-      finals.push({ name, attempt, status, exitCode: result.exitCode, error, outputs, contextUpdates });
-      return 'deferred';
-    }
-    // Recorded only while this attempt is the current one and running (the cached row may
-    // predate the claim): one statement both checks and writes.
-    const [row] = await l.tx
-      .update(taskRuns)
-      .set({ status, exitCode: result.exitCode, error, outputs, leaseUntil: null, finishedAt: sql`now()`, updatedAt: sql`now()` })
-      .where(and(eq(taskRuns.runId, runId), eq(taskRuns.name, name), eq(taskRuns.status, 'running'), eq(taskRuns.attempt, attempt)))
-      .returning();
-    if (!row) return false;
-    l.tasks.set(name, row);
-    l.dirty = true;
-    if (Object.keys(contextUpdates).length > 0) await setRun(l, { contexts: { ...l.run.contexts, ...contextUpdates } });
-    return true;
+    if (finals.some((f) => f.name === name)) return false;
+    finals.push({ name, attempt, status, exitCode: result.exitCode, error, outputs, contextUpdates });
+    return 'deferred';
   }
 
   interface Completion {
@@ -548,7 +528,9 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
         const row = await freshTask(l, name);
         if (!row || row.attempt !== attempt || (row.status !== 'queued' && row.status !== 'running') || !l.pipeline) return false;
         if (row.status === 'queued') await setTask(l, name, { status: 'running', startedAt: sql`now()` as unknown as Date });
-        const recorded = (await applyCompletion(l, name, attempt, { status: 'failed', exitCode: null, outputs: {}, error })) === true;
+        const finals: FinalWrite[] = [];
+        const applied = await applyCompletion(l, name, attempt, { status: 'failed', exitCode: null, outputs: {}, error }, finals);
+        const recorded = applied === 'deferred' ? (await writeFinals(l, finals)).has(name) : applied;
         await advance(l);
         return recorded;
       }),
