@@ -114,9 +114,9 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
       .update(taskRuns)
       .set({ leaseUntil: sql`now() + ${deps.leaseMs}::double precision * interval '1 millisecond'` })
       .where(and(eq(taskRuns.runId, runId), eq(taskRuns.name, name), eq(taskRuns.attempt, attempt), eq(taskRuns.status, 'running')))
-      .returning({ name: taskRuns.name });
-    const [run] = await db.select({ stop: runs.stopRequested }).from(runs).where(eq(runs.id, runId));
-    return { ours: renewed.length > 0, stop: run?.stop ?? null };
+      // One statement: the run's stop request comes back with the renewal.
+      .returning({ stop: sql<string | null>`(select ${runs.stopRequested} from ${runs} where ${runs.id} = ${taskRuns.runId})` });
+    return { ours: renewed.length > 0, stop: renewed[0]?.stop ?? null };
   }
 
   async function execute(run: RunRow, name: string, attempt: number, actuator: ActuatorChoice, jobSignal: AbortSignal): Promise<AttemptResult> {
