@@ -18,8 +18,10 @@ export interface TaskExecution {
   env: Readonly<Record<string, string>>;
   /** A folder inside the task's work folder to start in (relative). */
   workdir?: string;
-  /** Container image (docker, kubernetes). */
+  /** Container image (docker, kubernetes; an agent that runs docker tasks). */
   image?: string;
+  /** Limits of a container (docker, kubernetes): CPU in cores (0.5 = half a core), memory in bytes. */
+  resources?: { cpu?: number; memoryBytes?: number };
   /** Kill the task (its whole process group) after this long; absent: no limit. */
   timeoutMs?: number;
   /** Outputs to read when the commands end: an environment variable's final value or a file's content. */

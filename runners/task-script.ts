@@ -14,14 +14,16 @@ export function shellQuote(text: string): string {
 
 /**
  * The script text. `captures` are variable names (checked against VARIABLE_NAME; throws otherwise),
- * each saved to `<captureDir>/<NAME>` by the trailer.
+ * each saved to `<captureDir>/<NAME>` by the trailer. `captureDir` is a path, or the name of an
+ * environment variable holding it (for a script written before its folder is known: remote runners).
  */
-export function taskScript(commands: readonly string[], captures: readonly string[], captureDir: string): string {
+export function taskScript(commands: readonly string[], captures: readonly string[], captureDir: string | { variable: string }): string {
   const body = commands.join('\n');
   if (captures.length === 0) return `${body}\n`;
   const saves = [...new Set(captures)].map((name) => {
-    if (!VARIABLE_NAME.test(name)) throw new Error(`"${name}" is not a shell variable name`);
-    return `printf '%s' "\${${name}-}" > ${shellQuote(`${captureDir}/${name}`)}`;
+    checked(name);
+    const target = typeof captureDir === 'string' ? shellQuote(`${captureDir}/${name}`) : `"\${${checked(captureDir.variable)}}/${name}"`;
+    return `printf '%s' "\${${name}-}" > ${target}`;
   });
   // The blank line ends a command left open by a trailing backslash, so the trailer stays its own.
   return [
@@ -33,4 +35,9 @@ export function taskScript(commands: readonly string[], captures: readonly strin
     ...saves,
     '',
   ].join('\n');
+}
+
+function checked(name: string): string {
+  if (!VARIABLE_NAME.test(name)) throw new Error(`"${name}" is not a shell variable name`);
+  return name;
 }
