@@ -7,8 +7,8 @@ import type { Logger } from 'pino';
 import type { Config, SecretStore } from '../config/index.js';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { activeTriggersCache, createBullmqDriver, createEmbeddedDriver, createRunEngine, createTaskWorker, definitionsAtRevision, matchStoredEvent, startNatsSource, startRunSweeper, startScheduler, startSweeper, type EventopsCatalog, type Job, type NatsSource, type QueueDriver, type RunEngine } from '../queue/index.js';
-import { createLocalRunner } from '../runners/index.js';
+import { activeTriggersCache, createActuatorRunners, createBullmqDriver, createEmbeddedDriver, createRunEngine, createTaskWorker, definitionsAtRevision, matchStoredEvent, startNatsSource, startRunSweeper, startScheduler, startSweeper, type EventopsCatalog, type Job, type NatsSource, type QueueDriver, type RunEngine } from '../queue/index.js';
+import { runnerKinds } from './runner-kinds.js';
 import { sanitizeUrl, type Reconciler } from '../reconciler/index.js';
 import { events, type Database } from '../schemas/database/index.js';
 import { createIntake, type IncomingEvent, type Intake } from '../webhooks/index.js';
@@ -42,20 +42,22 @@ export async function startEvents(config: Config, deps: { database: Database; re
   const enqueue = async (jobs: readonly Job[]) => void (await driver.enqueueMany(jobs));
   const definitions = definitionsAtRevision(db);
   const engine = createRunEngine({ db, definitions, enqueue, logger });
-  const runners = { local: createLocalRunner({ workRoot: join(config.dataDir, 'work') }) };
+  const secret = (source: string, name: string) => {
+    const allowed = config.sources.find((s) => s.name === source)?.secrets ?? [];
+    if (!allowed.includes(name)) throw new Error(`source ${source} may not use secret ${name}: list it in sources[].secrets of eventops.yaml`);
+    const value = deps.secrets.get(name);
+    if (value === undefined) throw new Error(`secret ${name} is not set (EVENTOPS_SECRET_${name.toUpperCase()}, or a file in secrets.dir)`);
+    return value;
+  };
+  const workerId = `${hostname()}:${process.pid}`;
+  const runners = createActuatorRunners({ kinds: runnerKinds({ workRoot: join(config.dataDir, 'work'), workerId }), secret });
   const runTask = createTaskWorker({
     db,
     engine,
     definitions,
     runners,
-    secret: (source, name) => {
-      const allowed = config.sources.find((s) => s.name === source)?.secrets ?? [];
-      if (!allowed.includes(name)) throw new Error(`source ${source} may not use secret ${name}: list it in sources[].secrets of eventops.yaml`);
-      const value = deps.secrets.get(name);
-      if (value === undefined) throw new Error(`secret ${name} is not set (EVENTOPS_SECRET_${name.toUpperCase()}, or a file in secrets.dir)`);
-      return value;
-    },
-    workerId: `${hostname()}:${process.pid}`,
+    secret,
+    workerId,
     leaseMs: config.runs.leaseMs,
     logger,
   });
@@ -128,7 +130,7 @@ export async function startEvents(config: Config, deps: { database: Database; re
         await nats?.close();
         for (const stop of stops) await stop();
         await driver.close();
-        await runners.local.close();
+        await runners.close();
       })()),
   };
 }

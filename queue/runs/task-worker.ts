@@ -8,7 +8,7 @@
 // A worker that dies mid-task stops renewing; the run sweeper then takes the attempt as lost.
 import { and, count, eq, isNull, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
-import { createMasker, type Runner, type TaskResult } from '../../runners/index.js';
+import { createMasker, type TaskResult } from '../../runners/index.js';
 import { definitions, runs, taskRuns, type Db, type RunRow } from '../../schemas/database/index.js';
 import type { Actuator, Task } from '../../schemas/index.js';
 import type { JobContext } from '../jobs/index.js';
@@ -16,13 +16,15 @@ import type { DefinitionsAtRevision } from './definitions-at-revision.js';
 import { createLogWriter } from './log-writer.js';
 import { actuatorCandidates, type ActuatorChoice, type RunnerType } from './pick-actuator.js';
 import type { AttemptResult, RunEngine } from './run-engine.js';
+import type { ActuatorRunners } from './actuator-runners.js';
 import { taskExecution } from './task-execution.js';
 
 export interface TaskWorkerDeps {
   db: Db;
   engine: RunEngine;
   definitions: DefinitionsAtRevision;
-  runners: Partial<Record<RunnerType, Runner>>;
+  /** The runner of each actuator. */
+  runners: ActuatorRunners;
   /** A secret's value for a task of `source`; throws when the source may not use it or it is unset. */
   secret(source: string, name: string): string;
   /** This process, as recorded on the tasks it runs. */
@@ -124,8 +126,6 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
     const plan = await engine.taskPlan(runId, name, run);
     if (!plan) return { status: 'failed', exitCode: null, outputs: {}, error: `task ${name} of run ${runId} is not in its pipeline` };
     const type = (plan.task.type ?? 'local') as RunnerType;
-    const runner = deps.runners[type];
-    if (!runner) return { status: 'failed', exitCode: null, outputs: {}, error: `${type} tasks cannot run in this version of eventops (no ${type} runner)` };
     const local = actuator.actuator.spec.local;
     // `finally` tasks run after a cancel or a timeout too: the stop does not apply to them.
     const isFinally = plan.pipeline.spec.finally?.some((t) => t.name === name) ?? false;
@@ -163,7 +163,7 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
     }, Math.max(200, Math.floor(deps.leaseMs / 3)));
     let result: TaskResult;
     try {
-      result = await runner.run(execution, { onLine: (line) => log.write(line), signal: abort.signal });
+      result = await deps.runners.use(actuator, (runner) => runner.run(execution, { onLine: (line) => log.write(line), signal: abort.signal }));
     } catch (error) {
       result = { status: 'failed', exitCode: null, outputs: {}, error: `the ${type} runner could not run the task: ${error instanceof Error ? error.message : String(error)}` };
     } finally {

@@ -49,7 +49,15 @@ export const ActuatorSpec = Type.Object(
         strict,
       ),
     ),
-    agent: Type.Optional(Type.Object({ id: Type.String({ minLength: 1 }), token: SecretRef }, strict)),
+    agent: Type.Optional(
+      Type.Object(
+        {
+          id: Type.String({ minLength: 1 }),
+          token: Type.Optional(SecretRef),
+        },
+        { ...strict, description: 'An `eventops agent --id ID` that dials out. It authenticates with a token issued by `eventops tokens create --agent ID` (stored hashed), or with the value of `token`\'s secret.' },
+      ),
+    ),
   },
   strict,
 );

@@ -10,6 +10,7 @@ export * from './pipeline.js';
 export * from './trigger.js';
 export * from './event.js';
 export { parseDuration } from './duration.js';
+export { parseCpu, parseMemory } from './resources.js';
 
 export const Kinds = ['Actuator', 'Pipeline', 'Trigger', 'Event'] as const;
 export type Kind = (typeof Kinds)[number];

@@ -76,6 +76,15 @@ export const Task = Type.Object(
     if: Type.Optional(Type.String({ description: 'Run only when this expression is true; `${{ }}` is optional.' })),
     actuatorSelector: Type.Optional(Selector),
     image: Type.Optional(Type.String({ minLength: 1 })),
+    resources: Type.Optional(
+      Type.Object(
+        {
+          cpu: Type.Optional(Type.Union([Type.String(), Type.Number()], { description: 'Cores (`0.5`, `2`) or millicores (`500m`).' })),
+          memory: Type.Optional(Type.Union([Type.String(), Type.Number()], { description: 'Bytes, or with a suffix: `512Mi`, `1Gi`, `500M`.' })),
+        },
+        { ...strict, description: 'Limits of the task\'s container (docker, kubernetes, or an agent task with an image).' },
+      ),
+    ),
     shell: Type.Optional(Type.String()),
     workdir: Type.Optional(Type.String()),
     commands: Type.Optional(Type.Array(Type.String())),

@@ -1,7 +1,7 @@
 // The shape of a pipeline beyond its schema: unique task names, `needs` that exist and make
 // no cycle, the fields each task type requires, contexts that exist, valid durations, and
 // `pipeline` tasks that name a pipeline of the same repository with the inputs it needs.
-import { ActuatorTypes, parseDuration, type Pipeline, type Task } from '../../language/index.js';
+import { ActuatorTypes, parseCpu, parseDuration, parseMemory, type Pipeline, type Task } from '../../language/index.js';
 import type { Path } from '../../loader/parse-yaml.js';
 import type { Rule, RuleContext } from '../context.js';
 import type { Definition } from '../definition.js';
@@ -76,9 +76,17 @@ function taskFields(ctx: RuleContext, def: Definition<Pipeline>, path: Path, tas
   if ((type === 'docker' || type === 'kubernetes') && !task.image) {
     ctx.report(def, path, 'task-fields', `a ${type} task needs an \`image\`, e.g. \`image: node:20\``);
   }
-  if (type === 'local' || type === 'ssh' || type === 'agent') {
+  if (type === 'local' || type === 'ssh') {
     const hint = task.type === undefined ? ' (the default type); add `type: docker` or `type: kubernetes` to run in a container' : '';
-    misplaced('image', `applies to docker and kubernetes tasks, not to a ${type} task${hint}`);
+    misplaced('image', `applies to docker, kubernetes and agent tasks, not to a ${type} task${hint}`);
+  }
+  const inContainer = type === 'docker' || type === 'kubernetes' || (type === 'agent' && task.image !== undefined);
+  if (!inContainer) misplaced('resources', `applies to tasks that run in a container (docker, kubernetes, an agent task with an \`image\`), not to a ${type} task`);
+  if (task.resources?.cpu !== undefined && parseCpu(task.resources.cpu) === undefined) {
+    ctx.report(def, [...path, 'resources', 'cpu'], 'task-fields', `${JSON.stringify(task.resources.cpu)} is not a CPU quantity; write cores (\`0.5\`, \`2\`) or millicores (\`500m\`)`);
+  }
+  if (task.resources?.memory !== undefined && parseMemory(task.resources.memory) === undefined) {
+    ctx.report(def, [...path, 'resources', 'memory'], 'task-fields', `${JSON.stringify(task.resources.memory)} is not a memory quantity; write bytes with a suffix, such as \`512Mi\`, \`1Gi\` or \`500M\``);
   }
   if (type === 'pipeline') {
     if (!task.pipeline) ctx.report(def, path, 'task-fields', 'a pipeline task needs `pipeline: NAME`, the pipeline to run');

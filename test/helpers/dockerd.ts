@@ -1,0 +1,222 @@
+// A throwaway Docker daemon for tests: its own data, exec root and socket in a temporary folder,
+// no iptables and no bridge (so it needs nothing from the machine's network), a TLS endpoint on
+// 127.0.0.1 with a CA and certificates made by `openssl`, and a test image built locally (no
+// registry is reachable): Debian's static busybox with a link for each of its applets, and /tmp.
+// Installs docker.io and busybox-static with apt-get when they are missing and we are root.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import Docker from 'dockerode';
+import { pack } from 'tar-stream';
+
+export interface TestDockerd {
+  /** `unix://<socket>`, for `createDockerRunner({ host })`. */
+  host: string;
+  /** The TLS endpoint: `tcp://127.0.0.1:<port>` and the PEM texts a client needs. */
+  tls: { host: string; ca: string; cert: string; key: string };
+  /** A local image with busybox's applets (sh, base64, setsid…) on the PATH. */
+  image: string;
+  /** A client of the daemon's socket, for the test's own looks. */
+  docker: Docker;
+  /** Stops the daemon (and its containerd) and removes its folders. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const BUSYBOX = '/bin/busybox';
+export const TEST_IMAGE = 'eventops-test-busybox:latest';
+
+/** Starts a daemon and builds the test image; throws, saying what to install, when it cannot. */
+export async function startDockerd(): Promise<TestDockerd> {
+  ensureInstalled();
+  const dir = mkdtempSync(join(tmpdir(), 'eventops-dockerd-'));
+  const socket = join(dir, 'docker.sock');
+  let child: ChildProcess | undefined;
+  let docker: Docker | undefined;
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      if (child) await stopProcess(child);
+      removeFolder(dir);
+    })());
+  try {
+    const certs = makeCertificates(join(dir, 'certs'));
+    const port = await freePort();
+    const config = join(dir, 'daemon.json');
+    writeFileSync(config, '{}');
+    const log = openSync(join(dir, 'dockerd.log'), 'a');
+    child = spawn(
+      'dockerd',
+      [
+        ...['--config-file', config, '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '--pidfile', join(dir, 'dockerd.pid')],
+        ...['-H', `unix://${socket}`, '-H', `tcp://127.0.0.1:${port}`],
+        ...['--tlsverify', '--tlscacert', certs.caFile, '--tlscert', certs.serverCert, '--tlskey', certs.serverKey],
+        ...['--iptables=false', '--ip6tables=false', '--bridge=none'],
+      ],
+      { stdio: ['ignore', log, log] },
+    );
+    closeSync(log);
+    const running = child;
+    // A test process that dies without cleanup must not leave the daemon behind.
+    process.once('exit', () => running.kill('SIGTERM'));
+    docker = new Docker({ socketPath: socket });
+    await waitUntilAnswering(docker, child, join(dir, 'dockerd.log'));
+    await buildImage(docker);
+    return { host: `unix://${socket}`, tls: { host: `tcp://127.0.0.1:${port}`, ca: certs.ca, cert: certs.clientCertText, key: certs.clientKeyText }, image: TEST_IMAGE, docker, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+function ensureInstalled(): void {
+  const missing = [...(onPath('dockerd') ? [] : ['docker.io']), ...(staticBusybox() ? [] : ['busybox-static']), ...(onPath('openssl') ? [] : ['openssl'])];
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0) throw new Error(`the docker runner's tests need ${missing.join(', ')} (dockerd, a static /bin/busybox, openssl): install them (apt-get install -y ${missing.join(' ')}) or run the tests as root`);
+  const install = () => execFileSync('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { stdio: 'pipe', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  try {
+    install();
+  } catch {
+    // The package lists may be missing or stale: refresh once.
+    execFileSync('apt-get', ['update'], { stdio: 'pipe' });
+    install();
+  }
+  if (!onPath('dockerd') || !staticBusybox()) throw new Error(`apt-get installed ${missing.join(', ')}, but dockerd or a static ${BUSYBOX} is still missing`);
+}
+
+function onPath(command: string): boolean {
+  return (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin')
+    .split(delimiter)
+    .concat(['/usr/sbin', '/sbin'])
+    .some((folder) => existsSync(join(folder, command)));
+}
+
+/** True when /bin/busybox is an ELF file without a program interpreter (so it runs in an empty image). */
+function staticBusybox(): boolean {
+  if (!existsSync(BUSYBOX)) return false;
+  const fd = openSync(BUSYBOX, 'r');
+  try {
+    const header = Buffer.alloc(64);
+    readSync(fd, header, 0, 64, 0);
+    if (header.readUInt32BE(0) !== 0x7f454c46 || header[4] !== 2) return false; // 64-bit ELF only
+    const phoff = Number(header.readBigUInt64LE(0x20));
+    const phentsize = header.readUInt16LE(0x36);
+    const phnum = header.readUInt16LE(0x38);
+    const table = Buffer.alloc(phentsize * phnum);
+    readSync(fd, table, 0, table.length, phoff);
+    for (let i = 0; i < phnum; i++) if (table.readUInt32LE(i * phentsize) === 3) return false; // PT_INTERP
+    return true;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+interface Certificates {
+  caFile: string;
+  ca: string;
+  serverCert: string;
+  serverKey: string;
+  clientCertText: string;
+  clientKeyText: string;
+}
+
+/** A CA, a server certificate for 127.0.0.1 and a client certificate, all P-256 (fast to make). */
+function makeCertificates(dir: string): Certificates {
+  mkdirSync(dir, { recursive: true });
+  const at = (name: string) => join(dir, name);
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
+  const newKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  openssl('req', '-x509', ...newKey, '-keyout', at('ca-key.pem'), '-out', at('ca.pem'), '-days', '2', '-subj', '/CN=eventops test CA');
+  for (const [name, extensions] of [
+    ['server', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n'],
+    ['client', 'extendedKeyUsage=clientAuth\n'],
+  ] as const) {
+    writeFileSync(at(`${name}.ext`), extensions);
+    openssl('req', ...newKey, '-keyout', at(`${name}-key.pem`), '-out', at(`${name}.csr`), '-subj', `/CN=eventops test ${name}`);
+    openssl('x509', '-req', '-in', at(`${name}.csr`), '-CA', at('ca.pem'), '-CAkey', at('ca-key.pem'), '-CAcreateserial', '-out', at(`${name}-cert.pem`), '-days', '2', '-extfile', at(`${name}.ext`));
+  }
+  return {
+    caFile: at('ca.pem'),
+    ca: readFileSync(at('ca.pem'), 'utf8'),
+    serverCert: at('server-cert.pem'),
+    serverKey: at('server-key.pem'),
+    clientCertText: readFileSync(at('client-cert.pem'), 'utf8'),
+    clientKeyText: readFileSync(at('client-key.pem'), 'utf8'),
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function waitUntilAnswering(docker: Docker, child: ChildProcess, logFile: string): Promise<void> {
+  let exit: string | undefined;
+  child.once('exit', (code, signal) => (exit = `exited with ${code ?? signal}`));
+  child.once('error', (error) => (exit = `could not start: ${error.message}`));
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (exit !== undefined || Date.now() > deadline) {
+      const log = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n') : '';
+      throw new Error(`dockerd ${exit ?? 'did not answer within 20s'}; the end of its log:\n${log}`);
+    }
+    try {
+      await docker.ping();
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+/** Imports the test image: /bin/busybox, a symbolic link per applet in /bin, and /tmp. */
+async function buildImage(docker: Docker): Promise<void> {
+  const applets = execFileSync(BUSYBOX, ['--list'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((name) => /^[a-z0-9_.[-]+$/.test(name) && name !== 'busybox');
+  const tar = pack();
+  tar.entry({ name: 'bin', type: 'directory', mode: 0o755 });
+  tar.entry({ name: 'tmp', type: 'directory', mode: 0o1777 });
+  tar.entry({ name: 'bin/busybox', mode: 0o755 }, readFileSync(BUSYBOX));
+  for (const applet of applets) tar.entry({ name: `bin/${applet}`, type: 'symlink', linkname: 'busybox' });
+  tar.finalize();
+  const [repo, tag] = TEST_IMAGE.split(':');
+  const progress = await docker.importImage(tar, { repo, tag });
+  const events = await new Promise<unknown[]>((resolve, reject) => docker.modem.followProgress(progress, (error: Error | null, output: unknown[]) => (error ? reject(error) : resolve(output))));
+  const failure = events.find((event): event is { error: unknown } => typeof event === 'object' && event !== null && 'error' in event);
+  if (failure) throw new Error(`importing the test image failed: ${String(failure.error)}`);
+}
+
+/** SIGTERM, then SIGKILL after 15 s; dockerd stops its own containerd on a clean exit. */
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Removes the daemon's folder, first unmounting whatever it left mounted there. */
+function removeFolder(dir: string): void {
+  try {
+    rmSync(dir, { recursive: true, force: true });
+    return;
+  } catch {
+    // Mounts left by a daemon that was killed: unmount them (deepest first), then try again.
+  }
+  const mounts = readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[1] ?? '')
+    .filter((point) => point.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const point of mounts) execFileSync('umount', ['-l', point], { stdio: 'ignore' });
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,242 @@
+// A real OpenSSH server for tests: `sshd` on a free port of 127.0.0.1 with its own host key,
+// logging in a dedicated non-root user (`eventops-test`, created when missing) with a generated
+// client key, or a password when asked. Its log (LogLevel VERBOSE) is kept, so a test can count
+// the logins it accepted. `kill()` ends it the hard way, with every connection it serves (the
+// users' own processes are left alone, as after a crash), and `start()` brings it back on the
+// same port with the same keys. Installing sshd and creating the user need root.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect, createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** The user the tests log in as; never root, home under /home. */
+export const TEST_USER = 'eventops-test';
+
+export interface TestSshd {
+  host: string;
+  port: number;
+  user: string;
+  /** The user's id and home folder on this machine. */
+  uid: number;
+  home: string;
+  /** The client's private key (OpenSSH format), authorized for `user`. */
+  privateKey: string;
+  /** The server's public key as `ssh-ed25519 AAAA…`, to pin. */
+  hostKey: string;
+  /** The user's password, when `startSshd({ password: true })`. */
+  password?: string;
+  /** Every line sshd logged, oldest first. */
+  log: string[];
+  /** How many logins sshd accepted so far (one per SSH connection). */
+  logins(): number;
+  /** SIGKILL to sshd and every connection process it serves; resolves once the port refuses connections. */
+  kill(): Promise<void>;
+  /** Starts it again (after `kill`) on the same port with the same keys. */
+  start(): Promise<void>;
+  /** Stops it and removes its files. */
+  close(): Promise<void>;
+}
+
+/** Starts sshd for TEST_USER; installs openssh-server and creates the user first when needed (as root). */
+export async function startSshd(options: { password?: boolean } = {}): Promise<TestSshd> {
+  const sshd = await sshdBinary();
+  if (process.getuid?.() !== 0) throw new Error('the SSH tests start their own sshd and log in as a test user, which needs root: run them as root');
+  const account = await testUser();
+  await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
+
+  // Readable by the user: sshd reads authorized_keys with the user's rights.
+  const dir = await mkdtemp(join(tmpdir(), 'eventops-sshd-'));
+  await chmod(dir, 0o755);
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'eventops-test-host', '-f', join(dir, 'host_key')]);
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'eventops-test-client', '-f', join(dir, 'client_key')]);
+  await writeFile(join(dir, 'authorized_keys'), await readFile(join(dir, 'client_key.pub')), { mode: 0o644 });
+  let password: string | undefined;
+  if (options.password) {
+    password = randomBytes(18).toString('base64url');
+    await runWithInput('chpasswd', [], `${TEST_USER}:${password}\n`);
+  }
+  const port = await freePort();
+  const config = join(dir, 'sshd_config');
+  await writeFile(
+    config,
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${join(dir, 'host_key')}`,
+      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+      // The keys live under /tmp, which is world-writable: StrictModes would refuse them.
+      'StrictModes no',
+      'UsePAM no',
+      `PidFile ${join(dir, 'sshd.pid')}`,
+      'PubkeyAuthentication yes',
+      `PasswordAuthentication ${password === undefined ? 'no' : 'yes'}`,
+      'KbdInteractiveAuthentication no',
+      'PermitRootLogin no',
+      `AllowUsers ${TEST_USER}`,
+      'LogLevel VERBOSE',
+      'UseDNS no',
+      'PrintMotd no',
+      'MaxSessions 10',
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
+  const hostKey = (await readFile(join(dir, 'host_key.pub'), 'utf8')).trim();
+  const privateKey = await readFile(join(dir, 'client_key'), 'utf8');
+
+  const log: string[] = [];
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+
+  const start = async () => {
+    const started = spawn(sshd, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = started;
+    let buffered = '';
+    started.stderr?.setEncoding('utf8');
+    started.stderr?.on('data', (text: string) => {
+      buffered += text;
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      log.push(...lines);
+    });
+    exited = new Promise((resolve) => started.once('exit', () => resolve()));
+    let gone = false;
+    void exited.then(() => (gone = true));
+    const deadline = Date.now() + 10_000;
+    while (!(await accepting(port))) {
+      if (gone) throw new Error(`sshd exited at start (${sshd} -D -e -f ${config}):\n${log.join('\n')}`);
+      if (Date.now() > deadline) throw new Error(`sshd did not listen on 127.0.0.1:${port} within 10s:\n${log.join('\n')}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+
+  const kill = async () => {
+    const pid = child?.pid;
+    if (pid === undefined) return;
+    // Each connection's sshd is a child of the listener (in a session of its own), with an
+    // unprivileged child of its own: the whole sshd tree goes, the users' shells stay.
+    for (const target of [...sshdDescendants(pid), pid]) {
+      try {
+        process.kill(target, 'SIGKILL');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+      }
+    }
+    await exited;
+    child = undefined;
+    while (await accepting(port)) await new Promise((resolve) => setTimeout(resolve, 20));
+  };
+
+  await start();
+  return {
+    host: '127.0.0.1',
+    port,
+    user: TEST_USER,
+    uid: account.uid,
+    home: account.home,
+    privateKey,
+    hostKey,
+    ...(password === undefined ? {} : { password }),
+    log,
+    logins: () => log.filter((line) => /^Accepted (publickey|password|keyboard-interactive\S*) for /.test(line)).length,
+    kill,
+    start,
+    async close() {
+      await kill();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The sshd binary; installs openssh-server when it is missing and we are root. */
+async function sshdBinary(): Promise<string> {
+  const path = '/usr/sbin/sshd';
+  if (existsSync(path)) return path;
+  if (process.getuid?.() !== 0) throw new Error(`sshd is not installed (${path}) and only root can install it: apt-get install openssh-server`);
+  try {
+    await run('apt-get', ['install', '-y', 'openssh-server'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  } catch {
+    await run('apt-get', ['update']);
+    await run('apt-get', ['install', '-y', 'openssh-server'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  }
+  if (!existsSync(path)) throw new Error(`apt-get installed openssh-server, but ${path} is still missing`);
+  return path;
+}
+
+/** TEST_USER's id and home, creating the user (shell /bin/sh, a home of its own) when missing. */
+async function testUser(): Promise<{ uid: number; home: string }> {
+  let entry = await passwdEntry();
+  if (!entry) {
+    // `-p '*'`: no password, but not locked either (sshd without PAM refuses keys of a locked account).
+    await run('useradd', ['-m', '-s', '/bin/sh', '-p', '*', TEST_USER]).catch(async (error: unknown) => {
+      if (!(await passwdEntry())) throw error; // another test file created it meanwhile
+    });
+    entry = await passwdEntry();
+  }
+  if (!entry) throw new Error(`could not create the user ${TEST_USER}`);
+  if (entry.uid === 0 || entry.home === '/root' || entry.home === '/') throw new Error(`the user ${TEST_USER} must not be root nor live in ${entry.home}`);
+  return entry;
+}
+
+async function passwdEntry(): Promise<{ uid: number; home: string } | undefined> {
+  const line = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${TEST_USER}:`));
+  if (!line) return undefined;
+  const fields = line.split(':');
+  return { uid: Number(fields[2]), home: fields[5] ?? '' };
+}
+
+/** The pids of every `sshd` process below `pid`. */
+function sshdDescendants(pid: number): number[] {
+  const parents = new Map<number, { ppid: number; name: string }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parents.set(Number(entry), { ppid, name });
+    } catch {
+      // it ended while we looked
+    }
+  }
+  const below = (parent: number): number[] => [...parents.entries()].filter(([, p]) => p.ppid === parent && p.name === 'sshd').flatMap(([child]) => [child, ...below(child)]);
+  return below(pid);
+}
+
+function accepting(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function runWithInput(command: string, args: string[], input: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${command} failed (exit ${code}): ${stderr.trim()}`))));
+    child.stdin.end(input);
+  });
+}
