@@ -64,6 +64,19 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       setExit(await serveCommand(opts, io));
     });
 
+  program
+    .command('agent')
+    .description('run tasks for a server that cannot reach this host: dial out to it over a WebSocket and run the tasks it sends to agent ID (local shell, or Docker with --docker-host)')
+    .requiredOption('--server <url>', 'the eventops server, e.g. https://eventops.example.com')
+    .requiredOption('--id <id>', 'the agent id, as actuators name it (agent: { id })')
+    .option('--token <token>', 'the agent token (default: EVENTOPS_AGENT_TOKEN; prefer it, as arguments are visible to other users)')
+    .option('--work-dir <dir>', 'parent of the tasks\' work folders (default: ~/.eventops-agent/work)')
+    .option('--docker-host <url>', 'run tasks that name an image in Docker at this host (unix:///var/run/docker.sock, tcp://…)')
+    .action(async (opts: { server: string; id: string; token?: string; workDir?: string; dockerHost?: string }) => {
+      const { agentCommand } = await import('./commands/agent.js');
+      setExit(await agentCommand(opts, io));
+    });
+
   addSourcesCommands(program.command('sources').description("the running server's sources: list, get, reconcile"), io, setExit);
   addEventCommands(program.command('event').description('send an event to the running server'), io, setExit);
   addEventsCommands(program.command('events').description("the running server's events: list, get (why each trigger matched or not)"), io, setExit);

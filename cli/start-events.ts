@@ -7,14 +7,19 @@ import type { Logger } from 'pino';
 import type { Config, SecretStore } from '../config/index.js';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { activeTriggersCache, createActuatorRunners, createBullmqDriver, createEmbeddedDriver, createRunEngine, createTaskWorker, definitionsAtRevision, matchStoredEvent, startNatsSource, startRunSweeper, startScheduler, startSweeper, type EventopsCatalog, type Job, type NatsSource, type QueueDriver, type RunEngine } from '../queue/index.js';
+import { activeTriggersCache, createActuatorRunners, startAgentDispatch, createBullmqDriver, createEmbeddedDriver, createRunEngine, createTaskWorker, definitionsAtRevision, matchStoredEvent, startNatsSource, startRunSweeper, startScheduler, startSweeper, type EventopsCatalog, type Job, type NatsSource, type QueueDriver, type RunEngine } from '../queue/index.js';
 import { runnerKinds } from './runner-kinds.js';
+import { createAgentHub, type AgentHub } from '../runners/index.js';
 import { sanitizeUrl, type Reconciler } from '../reconciler/index.js';
 import { events, type Database } from '../schemas/database/index.js';
 import { createIntake, type IncomingEvent, type Intake } from '../webhooks/index.js';
 
 export interface EventSide {
   intake: Intake;
+  /** The agents connected to this process (the api role accepts their connections). */
+  agents: AgentHub;
+  /** A secret's value for a definition of `source`; throws when the source may not use it or it is unset. */
+  secret(source: string, name: string): string;
   driver: QueueDriver<EventopsCatalog>;
   engine: RunEngine;
   close(): Promise<void>;
@@ -50,7 +55,8 @@ export async function startEvents(config: Config, deps: { database: Database; re
     return value;
   };
   const workerId = `${hostname()}:${process.pid}`;
-  const runners = createActuatorRunners({ kinds: runnerKinds({ workRoot: join(config.dataDir, 'work'), workerId }), secret });
+  const agents = createAgentHub({ log: (event, fields) => logger.info(fields, event) });
+  const runners = createActuatorRunners({ kinds: runnerKinds({ workRoot: join(config.dataDir, 'work'), workerId, agents }), secret });
   const runTask = createTaskWorker({
     db,
     engine,
@@ -60,7 +66,10 @@ export async function startEvents(config: Config, deps: { database: Database; re
     workerId,
     leaseMs: config.runs.leaseMs,
     logger,
+    agentHere: (id) => agents.connected(id),
   });
+  const agentDispatch = startAgentDispatch({ db, runTask, anyAgentHere: () => agents.agents().length > 0, logger });
+  agents.onConnect(() => agentDispatch.poke());
   if (roles.has('worker')) {
   await driver.work(
     {
@@ -123,6 +132,8 @@ export async function startEvents(config: Config, deps: { database: Database; re
   let closing: Promise<void> | undefined;
   return {
     intake,
+    agents,
+    secret,
     driver,
     engine,
     close: () =>
@@ -130,6 +141,11 @@ export async function startEvents(config: Config, deps: { database: Database; re
         await nats?.close();
         for (const stop of stops) await stop();
         await driver.close();
+        // Agents' tasks are cancelled; their agents get a few seconds to say so, then they are failed here.
+        const dispatchClosed = agentDispatch.close();
+        await Promise.race([dispatchClosed, new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
+        await agents.close();
+        await dispatchClosed;
         await runners.close();
       })()),
   };

@@ -5,7 +5,7 @@ import { pino, type Logger } from 'pino';
 import { createSecretStore, type Config } from '../config/index.js';
 import { createReconciler, type ProcessReconciler } from '../reconciler/index.js';
 import { openDatabase, type Database } from '../schemas/database/index.js';
-import { createApp, ensureAdminToken, startHttpServer } from '../webhooks/index.js';
+import { agentAuthenticator, agentSockets, createApp, ensureAdminToken, startHttpServer, type AgentSockets } from '../webhooks/index.js';
 import { Hono } from 'hono';
 import { ROLES, sourcesPushedTo, startEvents, type EventSide, type Role } from './start-events.js';
 import { VERSION } from './version.js';
@@ -56,6 +56,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
   });
   let http: Awaited<ReturnType<typeof startHttpServer>> | undefined;
   let eventSide: EventSide | undefined;
+  let sockets: AgentSockets | undefined;
   try {
     await reconciler.start();
     eventSide = await startEvents(config, { database, reconciler, secrets, logger, roles: [...roles], ...(options.queuePrefix ? { queuePrefix: options.queuePrefix } : {}) });
@@ -83,8 +84,17 @@ export async function startServer(config: Config, options: StartServerOptions = 
       },
       runs: { engine },
     });
-    http = await startHttpServer(app, { port: config.server.port, host: config.server.host });
+    if (roles.has('api')) {
+      sockets = agentSockets({
+        hub: eventSide.agents,
+        authenticate: agentAuthenticator({ db: database.db, secret: eventSide.secret }),
+        log: (level, message, fields) => logger[level](fields, message),
+      });
+    }
+    const upgrades = sockets;
+    http = await startHttpServer(app, { port: config.server.port, host: config.server.host, upgrade: (request, socket, head) => upgrades?.upgrade(request, socket, head) ?? false });
   } catch (error) {
+    sockets?.close();
     await eventSide?.close();
     await reconciler.close();
     await database.close();
@@ -94,6 +104,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
   let closing: Promise<void> | undefined;
   const server = http;
   const events = eventSide;
+  const agentUpgrades = sockets;
   return {
     url: server.url,
     database,
@@ -103,6 +114,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
       (closing ??= (async () => {
         await server.close();
         await events.close();
+        agentUpgrades?.close();
         await reconciler.close();
         await database.close();
       })()),

@@ -63,7 +63,7 @@ describe('eventops tokens create', () => {
     expect(dup).toEqual({ code: 1, stdout: '', stderr: 'eventops: a token named "dup" exists already: pick another name\n' });
     const scope = await eventops(['tokens', 'create', '--name', 'x', '--scopes', 'events:read'], asAdmin());
     expect(scope.code).toBe(1);
-    expect(scope.stderr).toBe('eventops: unknown scope "events:read": use one or more of read, events:write, runs:write, admin\n');
+    expect(scope.stderr).toBe('eventops: unknown scope "events:read": use one or more of read, events:write, runs:write, admin, or agent:<id> for an agent\n');
     const reader = await eventops(['tokens', 'create', '--name', 'x', '--scopes', 'admin'], { EVENTOPS_TOKEN: api.tokens.read });
     expect(reader.code).toBe(1);
     expect(reader.stderr).toContain('needs a token with the admin scope; the token "reader" has read');

@@ -320,8 +320,8 @@ describe('/api/v1/tokens', () => {
     const cases: Array<[unknown, string]> = [
       [{ name: 'CI', scopes: ['read'] }, 'name must be lowercase letters, digits and "-", at most 63 (got "CI")'],
       [{ name: 'x'.repeat(64), scopes: ['read'] }, 'name must be lowercase letters, digits and "-", at most 63'],
-      [{ name: 'ci-x', scopes: [] }, 'scopes must be a non-empty list: use one or more of read, events:write, runs:write, admin'],
-      [{ name: 'ci-x', scopes: ['events:read', 'read'] }, 'unknown scope "events:read": use one or more of read, events:write, runs:write, admin'],
+      [{ name: 'ci-x', scopes: [] }, 'scopes must be a non-empty list: use one or more of read, events:write, runs:write, admin, or agent:<id> for an agent'],
+      [{ name: 'ci-x', scopes: ['events:read', 'read'] }, 'unknown scope "events:read": use one or more of read, events:write, runs:write, admin, or agent:<id> for an agent'],
       [{ name: 'ci-x', scope: ['read'] }, 'unknown field "scope"; allowed: name, scopes'],
       [['ci-x'], 'the body must be a JSON object'],
     ];

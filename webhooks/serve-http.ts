@@ -1,6 +1,7 @@
 // Puts a hono application on a port with @hono/node-server, and takes it down again without
 // waiting for idle keep-alive connections to time out.
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
@@ -10,6 +11,8 @@ export interface HttpServerOptions {
   port: number;
   /** Default `0.0.0.0` (every IPv4 interface). */
   host?: string;
+  /** Requests to switch protocols (WebSockets); returns false for those it does not handle (they are refused). */
+  upgrade?(request: IncomingMessage, socket: Duplex, head: Buffer): boolean;
 }
 
 export interface HttpServer {
@@ -39,6 +42,9 @@ export function startHttpServer(app: Hono, options: HttpServerOptions): Promise<
       });
     }) as Server;
     server.once('error', reject);
+    server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (!options.upgrade?.(request, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    });
   });
 }
 

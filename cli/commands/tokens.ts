@@ -16,7 +16,7 @@ interface CreatedToken {
 export function addTokensCommands(tokens: Command, io: Io, setExit: (code: number) => void): Command {
   withClientOptions(tokens.command('create').description('make an API token and print it (shown once: store it now)'))
     .requiredOption('--name <name>', 'unique name: lowercase letters, digits and -')
-    .requiredOption('--scopes <scopes>', 'comma-separated: read, events:write, runs:write, admin')
+    .requiredOption('--scopes <scopes>', 'comma-separated: read, events:write, runs:write, admin; or agent:<id> for an eventops agent')
     .action(async (opts: ClientOptions & { name: string; scopes: string }) => {
       setExit(await createToken(opts, io));
     });

@@ -14,7 +14,7 @@ import type { Actuator, Task } from '../../schemas/index.js';
 import type { JobContext } from '../jobs/index.js';
 import type { DefinitionsAtRevision } from './definitions-at-revision.js';
 import { createLogWriter } from './log-writer.js';
-import { actuatorCandidates, type ActuatorChoice, type RunnerType } from './pick-actuator.js';
+import { actuatorCandidates, actuatorType, type ActuatorChoice, type RunnerType } from './pick-actuator.js';
 import type { AttemptResult, RunEngine } from './run-engine.js';
 import type { ActuatorRunners } from './actuator-runners.js';
 import { taskExecution } from './task-execution.js';
@@ -34,9 +34,14 @@ export interface TaskWorkerDeps {
   logger: Logger;
   /** How long to wait before looking again for a free actuator slot. Default 1 s. */
   busyRetryMs?: number;
+  /**
+   * Whether agent `id` is connected to this process. An agent task is run only by the process its
+   * agent is connected to; elsewhere the job leaves it queued, for that process's agent dispatch.
+   */
+  agentHere?(id: string): boolean;
 }
 
-type Claim = { kind: 'claimed'; actuator: ActuatorChoice; run: RunRow } | { kind: 'gone' } | { kind: 'wait'; ms: number; why: string } | { kind: 'failed'; error: string };
+type Claim = { kind: 'claimed'; actuator: ActuatorChoice; run: RunRow } | { kind: 'gone' } | { kind: 'elsewhere' } | { kind: 'wait'; ms: number; why: string } | { kind: 'failed'; error: string };
 
 export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: string; task: string; attempt: number }, ctx: JobContext) => Promise<void> {
   const { db, engine, logger } = deps;
@@ -87,8 +92,14 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
       if (found.length > 0) candidates = actuatorCandidates(row.run.source, defs.actuators, pipeline, task, found);
     }
     if (!candidates.ok) return { kind: 'failed', error: candidates.reason };
+    let choices = candidates.choices;
+    if (actuatorType(choices[0]!.actuator) === 'agent') {
+      // Only agents connected here; none: the process an agent is connected to takes the task.
+      choices = choices.filter((c) => deps.agentHere?.(c.actuator.spec.agent!.id) ?? false);
+      if (choices.length === 0) return { kind: 'elsewhere' };
+    }
     const mine = and(eq(taskRuns.runId, runId), eq(taskRuns.name, name), eq(taskRuns.attempt, attempt));
-    for (const choice of candidates.choices) {
+    for (const choice of choices) {
       // Optimistic: take the task, then count the actuator's running tasks (ours included). Two
       // workers taking the last slot at once both see it over the limit and both give theirs
       // back, so the limit is never exceeded; they try again after a jittered wait.
@@ -107,7 +118,7 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
       return { kind: 'claimed', actuator: choice, run: row.run };
     }
     const ms = Math.round((deps.busyRetryMs ?? 1_000) * (0.5 + Math.random()));
-    return { kind: 'wait', ms, why: `every matching actuator is busy (${candidates.choices.map((c) => c.key).join(', ')})` };
+    return { kind: 'wait', ms, why: `every matching actuator is busy (${choices.map((c) => c.key).join(', ')})` };
   }
 
   /** Renews the lease; says whether the attempt is still ours and whether the run is being stopped. */
@@ -186,7 +197,7 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
     let waitingSince: number | undefined;
     for (;;) {
       const outcome = await claim(runId, task, attempt);
-      if (outcome.kind === 'gone') return;
+      if (outcome.kind === 'gone' || outcome.kind === 'elsewhere') return;
       if (outcome.kind === 'claimed') {
         claimed = outcome;
         break;

@@ -1,6 +1,6 @@
 // Checks the request for a new token (`POST /api/v1/tokens`): a name like a source's and a
 // non-empty list of known scopes. Pure; the route turns a problem into a 400.
-import { SCOPES, isScope, type Scope } from './scopes.js';
+import { SCOPES, isScope, type AgentScope, type Scope } from './scopes.js';
 
 /** Lowercase letters, digits and `-`, starting and ending with a letter or digit; at most 63. */
 export const TOKEN_NAME_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -8,7 +8,7 @@ export const TOKEN_NAME_MAX = 63;
 
 export interface NewToken {
   name: string;
-  scopes: Scope[];
+  scopes: (Scope | AgentScope)[];
 }
 
 /** Thrown by parseNewToken with every problem of the request, one per line. */
@@ -33,7 +33,7 @@ export function parseNewToken(body: unknown): NewToken {
   if (typeof name !== 'string' || !TOKEN_NAME_PATTERN.test(name) || name.length > TOKEN_NAME_MAX) {
     problems.push(`name must be lowercase letters, digits and "-", at most ${TOKEN_NAME_MAX} (got ${JSON.stringify(name ?? null)})`);
   }
-  const allowed = `use one or more of ${SCOPES.join(', ')}`;
+  const allowed = `use one or more of ${SCOPES.join(', ')}, or agent:<id> for an agent`;
   if (!Array.isArray(scopes) || scopes.length === 0) {
     problems.push(`scopes must be a non-empty list: ${allowed}`);
   } else {
@@ -41,5 +41,5 @@ export function parseNewToken(body: unknown): NewToken {
     if (unknown.length > 0) problems.push(`unknown scope ${unknown.map((s) => JSON.stringify(s)).join(', ')}: ${allowed}`);
   }
   if (problems.length > 0) throw new NewTokenError(problems);
-  return { name: name as string, scopes: [...new Set(scopes as Scope[])] };
+  return { name: name as string, scopes: [...new Set(scopes as (Scope | AgentScope)[])] };
 }

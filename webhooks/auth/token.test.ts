@@ -54,7 +54,7 @@ describe('parseNewToken', () => {
     expect((error as NewTokenError).problems).toEqual([
       'unknown field "extra"; allowed: name, scopes',
       'name must be lowercase letters, digits and "-", at most 63 (got "-ci")',
-      'unknown scope "write": use one or more of read, events:write, runs:write, admin',
+      'unknown scope "write": use one or more of read, events:write, runs:write, admin, or agent:<id> for an agent',
     ]);
     for (const bad of [null, 'ci', [], { scopes: ['read'] }, { name: 'ci' }, { name: 'ci', scopes: 'read' }, { name: 'ci-', scopes: ['read'] }, { name: 'a'.repeat(64), scopes: ['read'] }]) {
       expect(() => parseNewToken(bad), JSON.stringify(bad)).toThrow(NewTokenError);
