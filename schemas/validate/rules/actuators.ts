@@ -21,7 +21,7 @@ export const actuatorConnections: Rule = (ctx) => {
       ctx.report(def, ['spec', 'ssh'], 'actuator-connection', 'an ssh actuator needs `privateKey: { secret: NAME }` or `password: { secret: NAME }`');
     }
     if (spec.ssh && !spec.ssh.hostKey) {
-      ctx.report(def, ['spec', 'ssh'], 'ssh-host-key', 'no `hostKey` is pinned, so the server is trusted on first use; add the server\'s public key line (`ssh-keyscan HOST`)', { severity: 'warning' });
+      ctx.report(def, ['spec', 'ssh'], 'ssh-host-key', 'no `hostKey` is pinned, so eventops refuses to connect (its tasks fail, showing the key the server offered); add the server\'s public key line (`ssh-keyscan HOST`)', { severity: 'warning' });
     }
     if (spec.kubernetes && !spec.kubernetes.kubeconfig && !spec.kubernetes.inCluster) {
       ctx.report(def, ['spec', 'kubernetes'], 'actuator-connection', 'a kubernetes actuator needs `kubeconfig: { secret: NAME }` or `inCluster: true`');
