@@ -13,6 +13,6 @@ export function isScope(value: unknown): value is Scope | AgentScope {
 
 /** True when a token with `granted` may do what `needed` allows: any token but an agent's reads, `admin` does everything else. */
 export function hasScope(granted: readonly string[], needed: Scope): boolean {
-  if (needed === 'read') return granted.some((scope) => !scope.startsWith('agent:'));
+  if (needed === 'read') return granted.length === 0 || granted.some((scope) => !scope.startsWith('agent:'));
   return granted.includes('admin') || granted.includes(needed);
 }

@@ -35,6 +35,14 @@ describe('hasScope', () => {
     expect(hasScope(['events:write'], 'runs:write')).toBe(false);
     expect(hasScope(['read', 'events:write', 'runs:write'], 'admin')).toBe(false);
   });
+
+  it('lets an agent token connect and nothing else, not even read', () => {
+    expect(hasScope(['agent:edge-1'], 'read')).toBe(false);
+    expect(hasScope(['agent:edge-1'], 'events:write')).toBe(false);
+    expect(hasScope(['agent:edge-1', 'read'], 'read')).toBe(true);
+    expect(parseNewToken({ name: 'edge-1', scopes: ['agent:edge-1'] })).toEqual({ name: 'edge-1', scopes: ['agent:edge-1'] });
+    expect(() => parseNewToken({ name: 'edge-1', scopes: ['agent:'] })).toThrow(/unknown scope "agent:"/);
+  });
 });
 
 describe('parseNewToken', () => {
