@@ -16,6 +16,8 @@ import { createAgentHub } from '../runners/index.js';
 import { processAlive } from '../runners/process-group.js';
 import { agentSockets } from '../webhooks/index.js';
 import { startServerProcess, type ServerProcess } from './helpers/server-process.js';
+import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
+import { Redis } from 'ioredis';
 
 const DEPLOY_TOKEN = 'agent-deploy-token-77e1c';
 const EDGE2_TOKEN = 'edge-two-secret-token-3a9';
@@ -183,5 +185,60 @@ describe('eventops agent end to end', () => {
     const run = await ended(id);
     expect(run.status, context()).toBe('succeeded');
     expect(await logs(id, 'hi')).toContain('edge-2 here');
+  });
+});
+
+describe('an agent connected to the api process, tasks matched and started by a worker process (PostgreSQL, Redis)', () => {
+  let dir: string;
+  let database: TestDatabase;
+  let api: ServerProcess;
+  let worker: ServerProcess;
+  let agent: AgentProcess | undefined;
+  const prefix = `eventops-agents-${randomBytes(4).toString('hex')}`;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'eventops-agents-split-'));
+    database = await createTestDatabase();
+    const config = join(dir, 'eventops.yaml');
+    await writeFile(
+      config,
+      ['server: { port: 0, host: 127.0.0.1 }', `dataDir: ${join(dir, 'data')}`, `sources: [ { name: edge, path: ${resolve('test/fixtures/agents')}, secrets: [ DEPLOY_TOKEN, EDGE2_TOKEN ] } ]`, 'runs: { lease: 2s }', `redis: { prefix: ${prefix} }`, ''].join('\n'),
+    );
+    const env = { DATABASE_URL: database.url, REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', EVENTOPS_SECRET_DEPLOY_TOKEN: DEPLOY_TOKEN, EVENTOPS_SECRET_EDGE2_TOKEN: EDGE2_TOKEN };
+    worker = await startServerProcess({ config, dataDir: join(dir, 'data'), env, roles: 'worker,reconciler' });
+    api = await startServerProcess({ config, dataDir: join(dir, 'data'), env, roles: 'api' });
+  }, 90_000);
+
+  afterAll(async () => {
+    await agent?.kill('SIGKILL');
+    await api?.stop();
+    await worker?.stop();
+    await database?.drop();
+    const redis = new Redis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+    await redis.quit();
+    await rm(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it('runs the agent task in the process the agent is connected to', async () => {
+    const call = async <T>(path: string, init: RequestInit = {}): Promise<T> => {
+      const res = await fetch(`${api.url}${path}`, { ...init, headers: { authorization: `Bearer ${api.token}`, 'content-type': 'application/json' } });
+      const body = (await res.json()) as T;
+      if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(body)}`);
+      return body;
+    };
+    const context = () => `--- api ---\n${api.output().slice(-2000)}\n--- worker ---\n${worker.output().slice(-2000)}\n--- agent ---\n${agent?.output().slice(-2000)}`;
+    await until('definitions applied', () => call<{ total: number }>('/api/v1/definitions'), (d) => d.total >= 8, 30_000, context);
+    agent = startAgent(api.url, 'edge-2', EDGE2_TOKEN, join(dir, 'edge-2'));
+    await until('the agent connected', () => agent!.output(), (out) => out.includes('connected to'), 20_000, context);
+    const { eventId } = await call<{ eventId: string }>('/api/v1/events', { method: 'POST', body: JSON.stringify({ type: 'agent.two', body: {} }) });
+    const event = await until('event matched', () => call<{ status: string; runs: { id: string }[] }>(`/api/v1/events/${eventId}`), (e) => e.status !== 'received' && e.runs.length > 0, 30_000, context);
+    const run = await until('run ended', () => call<{ status: string }>(`/api/v1/runs/${event.runs[0]!.id}`), (r) => !['pending', 'running'].includes(r.status), 30_000, context);
+    expect(run.status, context()).toBe('succeeded');
+    const lines = (await call<{ lines: { text: string }[] }>(`/api/v1/runs/${event.runs[0]!.id}/logs?task=hi`)).lines.map((l) => l.text);
+    expect(lines).toContain('edge-2 here');
+    // The attempt line names the worker that ran it: the api process (its pid), not the worker process.
+    expect(lines.find((l) => l.startsWith('attempt 1 on actuator edge/edge-two'))).toContain(`:${api.pid})`);
   });
 });
