@@ -17,7 +17,7 @@ import type { LogStream, Runner, RunnerIo, TaskExecution, TaskResult } from './r
 import { createMasker } from './mask.js';
 import { createLineSplitter } from './line-splitter.js';
 import { executionProblem, parseResults, remoteScript } from './remote-script.js';
-import { collectOutputs } from './read-outputs.js';
+import { collectOutputs, sizeText } from './read-outputs.js';
 import { durationText } from './duration-text.js';
 
 export interface DockerRunnerOptions {
@@ -62,7 +62,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /**
  * A runner of `docker` tasks. Throws when `host` is not one it can use. A Docker host that cannot
  * be reached, or an image that is missing and cannot be pulled, is a `failed` result naming the
- * host or the image, not a rejection: `run` rejects only once the runner is closed.
+ * host or the image, not a rejection: `run` rejects only once the runner is closed (or when
+ * `io.onLine` threw). `timeoutMs` counts from the container's start, not from a pull; a task
+ * killed by a signal ends with the shell's code for it (137 for SIGKILL), as it does in Docker.
  */
 export function createDockerRunner(options: DockerRunnerOptions): Runner {
   const connection = dockerConnection(options);
@@ -78,13 +80,19 @@ export function createDockerRunner(options: DockerRunnerOptions): Runner {
   let closed = false;
   let active = 0;
   let cleanup: Promise<string[]> | undefined;
-  // Once per runner, before its first container; retried by the next attempt when it failed.
+  let cleaned = false;
+  // Once per runner, before its first container; retried by a later attempt when it failed. The
+  // attempt that started it reports it; attempts started meanwhile wait for it too.
   const cleanOnce = async (emit: Emit): Promise<void> => {
+    if (cleaned) return;
+    const mine = cleanup === undefined;
     cleanup ??= removeLeftovers(docker, leftoverAgeMs);
     try {
       const removed = await cleanup;
-      if (removed.length > 0) emit('system', `removed ${removed.length} leftover container${removed.length === 1 ? '' : 's'} of earlier attempts: ${removed.join(', ')}`);
+      cleaned = true;
+      if (mine && removed.length > 0) emit('system', `removed ${removed.length} leftover container${removed.length === 1 ? '' : 's'} of earlier attempts: ${removed.join(', ')}`);
     } catch (error) {
+      if (!mine) return;
       cleanup = undefined;
       emit('system', `could not look for leftover containers on ${settings.host}: ${dockerMessage(error)}`);
     }
@@ -152,16 +160,34 @@ async function runAttempt(execution: TaskExecution, io: RunnerIo, settings: Sett
   };
 
   if (io.signal.aborted) return cancelledBeforeStart();
-  const image = execution.image;
-  if (image === undefined || image === '') return ended('failed', null, 'a docker task needs an image: set `image` on the task');
+  const image = execution.image ?? '';
+  if (image === '') return ended('failed', null, 'a docker task needs an image: set `image` on the task');
   const problem = executionProblem(execution);
   if (problem) return ended('failed', null, problem);
   const script = remoteScript(execution, { root: CONTAINER_ROOT, maxOutputBytes: settings.maxOutputBytes, keepFolder: true });
-  const resultsPath = script.resultsPath ?? `${CONTAINER_ROOT}/results`;
+  // Always set when a root is given.
+  const resultsPath = script.resultsPath!;
 
   let container: Docker.Container | undefined;
   let result: TaskResult;
   try {
+    result = await inContainer();
+  } catch (error) {
+    if (!(error instanceof DockerStepError)) throw error;
+    result = ended('failed', null, error.message);
+  } finally {
+    if (container) {
+      const id = container.id;
+      await container.remove({ force: true }).catch((error: unknown) => {
+        if (statusOf(error) !== 404) emit('system', `could not remove the container ${id.slice(0, 12)} on ${host}: ${dockerMessage(error)}; a later runner's start-up cleanup removes it once it stopped`);
+      });
+    }
+  }
+  if (lineError) throw new Error(`the task ${execution.task} of run ${execution.runId} ended (${result.status}), but io.onLine threw, so some of its lines were not reported`, { cause: lineError.error });
+  return result;
+
+  /** Everything from the image to the result; the container it creates is left in `container` for removal. */
+  async function inContainer(): Promise<TaskResult> {
     await cleanOnce(emit);
     const missing = await ensureImage(image);
     if (missing === 'cancelled') return cancelledBeforeStart();
@@ -198,20 +224,8 @@ async function runAttempt(execution: TaskExecution, io: RunnerIo, settings: Sett
         },
       }),
     );
-    result = await runContainer(container, name);
-  } catch (error) {
-    if (!(error instanceof DockerStepError)) throw error;
-    result = ended('failed', null, error.message);
-  } finally {
-    if (container) {
-      const id = container.id;
-      await container.remove({ force: true }).catch((error: unknown) => {
-        if (statusOf(error) !== 404) emit('system', `could not remove the container ${id.slice(0, 12)} on ${host}: ${dockerMessage(error)}; it is removed by the next runner's start-up cleanup`);
-      });
-    }
+    return runContainer(container, name);
   }
-  if (lineError) throw new Error(`the task ${execution.task} of run ${execution.runId} ended (${result.status}), but io.onLine threw, so some of its lines were not reported`, { cause: lineError.error });
-  return result;
 
   /** Undefined when the image is there (pulled if need be), else why not, or 'cancelled'. */
   async function ensureImage(image: string): Promise<string | undefined | 'cancelled'> {
@@ -374,7 +388,8 @@ async function readResults(container: Docker.Container, path: string): Promise<s
 async function outOfMemory(container: Docker.Container): Promise<string> {
   try {
     const info = await container.inspect();
-    return info.State.OOMKilled ? ` (killed for using more than its memory limit of ${info.HostConfig.Memory ?? '?'} bytes)` : '';
+    const limit = info.HostConfig.Memory;
+    return info.State.OOMKilled ? ` (killed for using more than its memory limit${limit ? ` of ${sizeText(limit)}` : ''})` : '';
   } catch {
     // Only a hint: the exit code says the rest.
     return '';
@@ -486,11 +501,15 @@ function statusOf(error: unknown): number | undefined {
   return typeof status === 'number' ? status : undefined;
 }
 
-/** The daemon's own message when there is one (dockerode's wraps it in `(HTTP code …)`). */
+/** The daemon's own message when there is one (dockerode wraps it in `(HTTP code …) … - `); OpenSSL's reason alone. */
 function dockerMessage(error: unknown): string {
   const json = (error as { json?: unknown } | undefined)?.json;
   if (typeof json === 'object' && json !== null && typeof (json as { message?: unknown }).message === 'string') return (json as { message: string }).message;
-  return error instanceof Error ? error.message.trim() : String(error);
+  const message = (error instanceof Error ? error.message : String(error)).replace(/^\(HTTP code \d+\) [^-]*- /, '').trim();
+  const ssl = /SSL routines:[^:]*:([^:]+):/.exec(message);
+  if (!ssl) return message;
+  const reason = `TLS: ${ssl[1]}`;
+  return /bad certificate|certificate required/.test(reason) ? `${reason} (the daemon did not accept the client certificate: give tls.cert and tls.key, signed by the CA the daemon trusts)` : reason;
 }
 
 /** True when the failure is reaching the daemon at all (socket, network or TLS), not a refusal by it. */

@@ -8,6 +8,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { pack } from 'tar-stream';
 
@@ -188,7 +189,8 @@ async function buildImage(docker: Docker): Promise<void> {
   for (const applet of applets) tar.entry({ name: `bin/${applet}`, type: 'symlink', linkname: 'busybox' });
   tar.finalize();
   const [repo, tag] = TEST_IMAGE.split(':');
-  const progress = await docker.importImage(tar, { repo, tag });
+  // tar-stream's pack is a streamx stream: Readable.from makes it the Node stream dockerode pipes.
+  const progress = await docker.importImage(Readable.from(tar), { repo, tag });
   const events = await new Promise<unknown[]>((resolve, reject) => docker.modem.followProgress(progress, (error: Error | null, output: unknown[]) => (error ? reject(error) : resolve(output))));
   const failure = events.find((event): event is { error: unknown } => typeof event === 'object' && event !== null && 'error' in event);
   if (failure) throw new Error(`importing the test image failed: ${String(failure.error)}`);
