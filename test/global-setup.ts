@@ -1,5 +1,7 @@
-// Runs once before the test suite: makes sure PostgreSQL, Redis and NATS (JetStream) are
-// reachable. Each uses TEST_*_URL, else the machine's server on its standard loopback port; when
+// Runs once before the test suite: installs the Debian packages the runner tests start servers
+// from (openssh-server, docker.io, busybox-static, openssl) when they are missing and we are root
+// — once, here, so test files running side by side never race for apt's lock — and makes sure
+// PostgreSQL, Redis and NATS (JetStream) are reachable. Each uses TEST_*_URL, else the machine's server on its standard loopback port; when
 // none answers it starts a throwaway one from the installed binaries (PostgreSQL: initdb as the
 // `postgres` user; `redis-server`; `nats-server -js`) and stops it afterwards.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -74,7 +76,31 @@ async function ensureServer(name: string, envName: string, url: string, start: (
   };
 }
 
+/** The runner tests' packages: each binary, and the package that brings it. */
+const PACKAGES: readonly [string, string][] = [
+  ['/usr/sbin/sshd', 'openssh-server'],
+  ['/usr/bin/ssh-keygen', 'openssh-client'],
+  ['/usr/sbin/dockerd', 'docker.io'],
+  ['/bin/busybox', 'busybox-static'],
+  ['/usr/bin/openssl', 'openssl'],
+];
+
+function ensurePackages(): void {
+  const missing = PACKAGES.filter(([binary]) => !existsSync(binary)).map(([, name]) => name);
+  // Not root or no apt: the runner tests that need them say what to install.
+  if (missing.length === 0 || process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) return;
+  const install = () => execFileSync('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { stdio: 'pipe', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  try {
+    install();
+  } catch {
+    // The package lists may be missing or stale: refresh once.
+    execFileSync('apt-get', ['update'], { stdio: 'pipe' });
+    install();
+  }
+}
+
 export async function setup(): Promise<() => void> {
+  ensurePackages();
   const stopRedis = await ensureServer('redis', 'TEST_REDIS_URL', 'redis://127.0.0.1:6379', (port, dir) => ['redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir]]);
   const stopNats = await ensureServer('nats', 'TEST_NATS_URL', 'nats://127.0.0.1:4222', (port, dir) => ['nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir]]);
   const stopPostgres = await setupPostgres();
