@@ -103,8 +103,11 @@ export function remoteScript(execution: TaskExecution, options: RemoteScriptOpti
     'echo "$__eo_pid" > "$__eo_private/pid"',
     // The wrapper itself stopped (docker stop, a pod deleted): pass it on to the whole tree.
     'trap \'kill -15 -"$__eo_pid" 2>/dev/null || kill -15 "$__eo_pid" 2>/dev/null\' TERM INT HUP',
+    // `wait` reports a job killed by a signal ("Terminated", "Killed") on stderr: not the task's
+    // line, and once an SSH connection is gone that write would kill the wrapper (SIGPIPE) before
+    // it sweeps and writes the results.
     'while :; do',
-    '  wait "$__eo_pid"; __eo_code=$?',
+    '  wait "$__eo_pid" 2>/dev/null; __eo_code=$?',
     '  kill -0 "$__eo_pid" 2>/dev/null || break',
     'done',
     'trap - TERM INT HUP',
@@ -201,7 +204,9 @@ function rawValue(state: string, data: string): RawValue {
 /**
  * Splits printed results off a stream of stdout lines (`printResults`): lines before the start
  * marker are the task's (the one empty line the wrapper adds before the marker is dropped), lines
- * between the markers are the results text.
+ * between the markers are the results text. Feed it WHOLE lines: a results line holds an output
+ * base64 (up to 4/3 × 16 × maxOutputBytes long), so a line splitter cutting at 64 KiB would break
+ * it; split with a larger cap and cut the task's own lines afterwards.
  */
 export function createResultsSplitter(markers: RemoteScript['markers'], onTaskLine: (text: string) => void): { line(text: string): void; end(): string | undefined } {
   let state: 'task' | 'results' | 'done' = 'task';

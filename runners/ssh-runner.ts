@@ -15,6 +15,7 @@ import { createLineSplitter } from './line-splitter.js';
 import { executionProblem, parseResults, remoteScript, type RemoteScript } from './remote-script.js';
 import { collectOutputs, OUTPUT_FILE_FACTOR } from './read-outputs.js';
 import { durationText } from './duration-text.js';
+import { shellQuote } from './task-script.js';
 
 export interface SshRunnerOptions {
   host: string;
@@ -27,7 +28,7 @@ export interface SshRunnerOptions {
   password?: string;
   /**
    * The server's public key as a known_hosts-style line `ssh-ed25519 AAAA…` (an optional trailing
-   * comment allowed). When absent, no connection is made: the attempt fails with the key the
+   * comment allowed). When absent, the runner never logs in: the attempt fails with the key the
    * server offered (its type and SHA256 fingerprint) so it can be pinned.
    */
   hostKey?: string;
@@ -35,7 +36,11 @@ export interface SshRunnerOptions {
   maxOutputBytes?: number;
   /** Between SIGTERM and SIGKILL when a task is stopped; default 5000. */
   killGraceMs?: number;
-  /** Most sessions at once on the one connection before another connection is opened; default 8 (OpenSSH's MaxSessions is 10). */
+  /**
+   * Most sessions at once on the one connection before another connection is opened; default 8
+   * (OpenSSH's MaxSessions is 10). An attempt holds one, and briefly a second one to stop the task
+   * or read its results.
+   */
   sessionsPerConnection?: number;
   /** How long the TCP connect and SSH handshake may take; default 10000. */
   connectTimeoutMs?: number;
@@ -73,6 +78,7 @@ export function createSshRunner(options: SshRunnerOptions): Runner {
   if (options.privateKey !== undefined) {
     const parsed = ssh2.utils.parseKey(options.privateKey, options.passphrase);
     if (parsed instanceof Error) throw new Error(`ssh actuator ${options.user}@${where}: the private key cannot be used: ${hidden(parsed.message)}`);
+    if (!parsed.isPrivateKey()) throw new Error(`ssh actuator ${options.user}@${where}: the private key cannot be used: it is a public key`);
   }
   const pinned = options.hostKey === undefined ? undefined : parseHostKey(options.hostKey, where);
   const settings: Settings = {
@@ -112,15 +118,17 @@ type Stop = { kind: 'timed_out'; afterMs: number } | { kind: 'cancelled' };
 type ExecEnding = { kind: 'exited'; code: number } | { kind: 'killed'; signal: string } | { kind: 'no_status' } | { kind: 'lost'; reason: string };
 
 async function runAttempt(execution: TaskExecution, io: RunnerIo, pool: Pool, settings: Settings): Promise<TaskResult> {
-  const secretsMask = createMasker(execution.secrets);
-  const mask = (text: string) => secretsMask(settings.hidden(text));
+  // Task lines are masked with the task's secrets; the runner's own words (system lines, errors)
+  // with its credentials too, should a message ever quote one.
+  const taskMask = createMasker(execution.secrets);
+  const mask = (text: string) => taskMask(settings.hidden(text));
   // A throwing onLine must not crash the server from inside a stream handler: it is kept, the
   // attempt still runs to its end (its processes must be stopped either way), then run() rejects.
   let lineError: { error: unknown } | undefined;
   const emit = (stream: LogStream, text: string) => {
     if (lineError) return;
     try {
-      io.onLine({ at: Date.now(), stream, text: mask(text) });
+      io.onLine({ at: Date.now(), stream, text: stream === 'system' ? mask(text) : taskMask(text) });
     } catch (error) {
       lineError = { error };
     }
@@ -138,10 +146,14 @@ async function runAttempt(execution: TaskExecution, io: RunnerIo, pool: Pool, se
   // Stopping: the first of timeout and cancel wins. Before the task runs it only ends the wait
   // for a session; once it runs, its whole tree is signalled from another session.
   let stopping: Stop | undefined;
+  let shellEnded = false;
+  // Set when the results were read and the folder removed in one session (each session costs a
+  // round trip and a fork on the host).
+  let folderRemoved = false;
   let onStop: (() => void) | undefined;
   const stopped = new Promise<void>((resolve) => (onStop = resolve));
   const stop = (why: Stop) => {
-    if (stopping) return;
+    if (stopping || shellEnded) return;
     stopping = why;
     onStop?.();
   };
@@ -178,12 +190,11 @@ async function runAttempt(execution: TaskExecution, io: RunnerIo, pool: Pool, se
 
   async function supervise(session: Session): Promise<TaskResult> {
     const signals = new Set<Promise<void>>();
-    let execEnded = false;
     let graceTimer: NodeJS.Timeout | undefined;
     let graceOver = false;
     let signalReported = false;
     const send = async (signal: 'TERM' | 'KILL', until: () => boolean) => {
-      for (let tries = 0; !execEnded && !until(); tries++) {
+      for (let tries = 0; !shellEnded && !until(); tries++) {
         try {
           const sent = await pool.command(wrapper.signalCommand(signal), 4096);
           if (sent.code === 0) return;
@@ -201,13 +212,13 @@ async function runAttempt(execution: TaskExecution, io: RunnerIo, pool: Pool, se
     };
     const startStopping = () => {
       const why = stopping;
-      if (!why || execEnded) return;
+      if (!why || shellEnded) return;
       emit('system', `${why.kind === 'timed_out' ? `timed out after ${durationText(why.afterMs)}` : 'cancelled'}: stopping the task (SIGTERM to its processes)`);
       track(send('TERM', () => graceOver));
       graceTimer = setTimeout(
         () => {
           graceOver = true;
-          if (execEnded) return;
+          if (shellEnded) return;
           emit('system', `still running ${durationText(settings.killGraceMs)} after SIGTERM: SIGKILL`);
           track(send('KILL', () => false));
         },
@@ -217,7 +228,7 @@ async function runAttempt(execution: TaskExecution, io: RunnerIo, pool: Pool, se
     void stopped.then(startStopping);
 
     const ending = await watchExec(session, wrapper.text, emit);
-    execEnded = true;
+    shellEnded = true;
     clearTimeout(graceTimer);
     await Promise.all([...signals]);
 
@@ -225,6 +236,7 @@ async function runAttempt(execution: TaskExecution, io: RunnerIo, pool: Pool, se
     let result: TaskResult;
     if (stopping) result = stoppedResult(stopping);
     else result = await resultOf(ending);
+    if (folderRemoved) return result;
     const removed = await pool.command(`rm -rf ${wrapper.folder}`, 4096).then(
       (r) => (r.code === 0 ? undefined : r.stderr.trim() || `rm exited with ${r.code}`),
       (error: unknown) => {
@@ -243,7 +255,9 @@ async function runAttempt(execution: TaskExecution, io: RunnerIo, pool: Pool, se
         const limit = (OUTPUT_FILE_FACTOR + execution.outputs.length) * settings.maxOutputBytes * 2 + 64 * 1024;
         let text: string;
         try {
-          const read = await pool.command(`cat ${wrapper.resultsFile}`, limit);
+          const read = await pool.command(`cat ${wrapper.resultsFile}; __eo_status=$?; rm -rf ${wrapper.folder}; exit "$__eo_status"`, limit);
+          // Past the limit the session is closed, and the shell may not get to the removal.
+          folderRemoved = !read.tooBig;
           if (read.tooBig) throw new Error(`they are larger than ${limit} bytes`);
           if (read.code !== 0) throw new Error(read.stderr.trim() || `cat exited with ${read.code}`);
           text = read.stdout.toString('utf8');
@@ -334,7 +348,7 @@ function watchExec(session: Session, script: string, emit: (stream: LogStream, t
         stdout.end();
         stderr.end();
         if (status) resolve(status);
-        else if (!connection.open) resolve({ kind: 'lost', reason: connection.lostReason ?? 'the connection closed' });
+        else if (connection.lostReason !== undefined) resolve({ kind: 'lost', reason: connection.lostReason });
         else resolve({ kind: 'no_status' });
       });
     });
@@ -362,8 +376,11 @@ interface Connection {
   ready: Promise<void>;
   /** Sessions open or being opened on it. */
   sessions: number;
+  /** Most sessions it takes: sessionsPerConnection, or fewer once the server refused one (its MaxSessions is lower). */
+  limit: number;
   /** False once it closed or is being closed; it is then out of the pool. */
   open: boolean;
+  /** Set when it closed without the runner ending it: why. */
   lostReason?: string;
 }
 
@@ -385,7 +402,7 @@ interface Pool {
   open(command: string): Promise<Session>;
   /** Runs `command` in a session of its own; stdout is read up to `maxBytes`. */
   command(command: string, maxBytes: number): Promise<CommandResult>;
-  /** A command to run (best effort) as soon as a connection is up again: the remains of a lost attempt. */
+  /** A command to run (best effort) on the next connection, or before the next attempt: the remains of a lost attempt. */
   leftBehind(command: string): void;
   close(): Promise<void>;
 }
@@ -410,7 +427,8 @@ function createPool(options: PoolOptions): Pool {
     let offered: Buffer | undefined;
     let lastError: Error | undefined;
     let ready = false;
-    const connection: Connection = { client, ready: Promise.resolve(), sessions: 0, open: true };
+    const connection: Connection = { client, ready: Promise.resolve(), sessions: 0, limit: options.sessionsPerConnection, open: true };
+    connections.push(connection);
     connection.ready = new Promise<void>((resolve, reject) => {
       client.on('ready', () => {
         ready = true;
@@ -422,8 +440,8 @@ function createPool(options: PoolOptions): Pool {
         if (!ready) reject(new Error(options.hidden(connectError(error, offered, options))));
       });
       client.on('close', () => {
+        if (connection.open) connection.lostReason = lastError ? options.hidden(lastError.message) : 'the server closed it';
         connection.open = false;
-        connection.lostReason = lastError ? options.hidden(lastError.message) : 'the server closed it';
         const index = connections.indexOf(connection);
         if (index !== -1) connections.splice(index, 1);
         if (!ready) reject(new Error(options.hidden(connectError(lastError ?? new Error('the server closed the connection during the handshake'), offered, options))));
@@ -453,6 +471,7 @@ function createPool(options: PoolOptions): Pool {
         client.connect(config);
       } catch (error) {
         connection.open = false;
+        connections.splice(connections.indexOf(connection), 1);
         reject(new Error(options.hidden(`could not connect to ${options.where}: ${messageOf(error)}`)));
       }
     });
@@ -462,11 +481,7 @@ function createPool(options: PoolOptions): Pool {
   };
 
   const acquire = (): Connection => {
-    let connection = connections.find((c) => c.open && c.sessions < options.sessionsPerConnection);
-    if (!connection) {
-      connection = connectTo();
-      if (connection.open) connections.push(connection);
-    }
+    const connection = connections.find((c) => c.open && c.sessions < c.limit) ?? connectTo();
     connection.sessions++;
     return connection;
   };
@@ -481,7 +496,7 @@ function createPool(options: PoolOptions): Pool {
     }
   };
 
-  const open = async (command: string, retry = true): Promise<Session> => {
+  const open = async (command: string, retries = 3): Promise<Session> => {
     if (closed) throw new Error(`the ssh runner for ${options.where} is closed`);
     const connection = acquire();
     try {
@@ -501,15 +516,21 @@ function createPool(options: PoolOptions): Pool {
       channel.once('close', () => release(connection));
       return { channel, connection };
     } catch (error) {
+      // The server refused the session (OpenSSH: more than MaxSessions): this connection takes no
+      // more than it has now, and another one is used.
+      const refused = connection.lostReason === undefined && /open failed/i.test(messageOf(error));
+      if (refused) connection.limit = Math.max(1, connection.sessions - 1);
       release(connection);
-      // The connection died before the session opened: nothing ran, so another one may be tried.
-      if (retry && !connection.open && !closed) return open(command, false);
-      throw new Error(options.hidden(`could not open an SSH session on ${options.where}: ${messageOf(error)}${connection.open ? '' : ' (the connection was lost)'}`));
+      // The session did not open, so nothing ran: another connection may be tried.
+      if (retries > 0 && (refused || connection.lostReason !== undefined) && !closed) return open(command, retries - 1);
+      const why = connection.lostReason !== undefined ? ` (the connection was lost: ${connection.lostReason})` : refused ? ' (the server refused another session on the connection)' : '';
+      throw new Error(options.hidden(`could not open an SSH session on ${options.where}: ${messageOf(error)}${why}`));
     }
   };
 
   const command = async (text: string, maxBytes: number): Promise<CommandResult> => {
-    const { channel, connection } = await open(text);
+    // Through `sh -c`: the user's login shell runs it, and that may not be a POSIX one (fish, csh).
+    const { channel, connection } = await open(`sh -c ${shellQuote(text)}`);
     return new Promise((resolve, reject) => {
       const stdout: Buffer[] = [];
       let bytes = 0;
@@ -529,7 +550,7 @@ function createPool(options: PoolOptions): Pool {
       });
       channel.on('exit', (exitCode: number | null) => (code = exitCode));
       channel.once('close', () => {
-        if (!connection.open && code === null && !tooBig) reject(new Error(`the connection to ${options.where} was lost (${connection.lostReason ?? 'closed'})`));
+        if (connection.lostReason !== undefined && code === null && !tooBig) reject(new Error(`the connection to ${options.where} was lost (${connection.lostReason})`));
         else resolve({ code, stdout: Buffer.concat(stdout), stderr: options.hidden(stderr), tooBig });
       });
       channel.end();
@@ -540,9 +561,12 @@ function createPool(options: PoolOptions): Pool {
     if (closed) return;
     for (const text of [...leftovers]) {
       leftovers.delete(text);
+      // Best effort: the attempt that left it already said so. Kept for later when no session opened.
       const cleanup = command(text, 4096).then(
         () => undefined,
-        () => undefined, // best effort: the attempt that left it already said it may still run
+        () => {
+          if (!closed) leftovers.add(text);
+        },
       );
       cleanups.add(cleanup);
       void cleanup.finally(() => cleanups.delete(cleanup));
@@ -550,7 +574,10 @@ function createPool(options: PoolOptions): Pool {
   };
 
   return {
-    open: (text) => open(text),
+    open(text) {
+      if (leftovers.size > 0 && connections.some((c) => c.open)) flushLeftovers();
+      return open(text);
+    },
     command,
     leftBehind(text) {
       leftovers.add(text);
@@ -586,19 +613,15 @@ interface PinnedKey {
 /** The type and key blob of a `type base64 [comment]` line (a leading known_hosts host field is allowed); throws saying what is wrong. */
 function parseHostKey(line: string, where: string): PinnedKey {
   const fields = line.trim().split(/\s+/);
-  const at = fields.findIndex((field) => field in HOST_KEY_ALGORITHMS);
+  const at = fields.findIndex((field) => Object.hasOwn(HOST_KEY_ALGORITHMS, field));
   const problem = (why: string) => new Error(`ssh actuator ${where}: the hostKey "${line.slice(0, 120)}" ${why}; give the server's public key as one line "ssh-ed25519 AAAA…" (from ssh-keyscan, or /etc/ssh/ssh_host_ed25519_key.pub on the host)`);
-  if (at === -1 || at > 1 || fields[0]?.startsWith('@')) return fail(problem(`is not a public key of a supported type (${Object.keys(HOST_KEY_ALGORITHMS).join(', ')})`));
+  if (at === -1 || at > 1 || fields[0]?.startsWith('@')) throw problem(`is not a public key of a supported type (${Object.keys(HOST_KEY_ALGORITHMS).join(', ')})`);
   const type = fields[at]!;
   const data = fields[at + 1] ?? '';
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(data)) return fail(problem('has no base64 key data after its type'));
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(data)) throw problem('has no base64 key data after its type');
   const blob = Buffer.from(data, 'base64');
-  if (blobType(blob) !== type) return fail(problem(`holds key data that is not a ${type} key`));
+  if (blobType(blob) !== type) throw problem(`holds key data that is not a ${type} key`);
   return { type, blob };
-}
-
-function fail(error: Error): never {
-  throw error;
 }
 
 /** The key type written at the start of an SSH public key blob. */

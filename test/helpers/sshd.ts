@@ -112,28 +112,41 @@ export async function startSshd(options: { password?: boolean } = {}): Promise<T
     while (!(await accepting(port))) {
       if (gone) throw new Error(`sshd exited at start (${sshd} -D -e -f ${config}):\n${log.join('\n')}`);
       if (Date.now() > deadline) throw new Error(`sshd did not listen on 127.0.0.1:${port} within 10s:\n${log.join('\n')}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await delay(50);
     }
   };
 
-  const kill = async () => {
+  /** Ends the running sshd; with `graceMs`, its connections first get that long to end by themselves. */
+  const stop = async (graceMs: number) => {
     const pid = child?.pid;
+    const gone = exited;
+    child = undefined; // a start() while this runs gets a child of its own
     if (pid === undefined) return;
+    const deadline = Date.now() + graceMs;
+    while (sshdTree(pid).length > 0 && Date.now() < deadline) await delay(20);
     // Each connection's sshd is a child of the listener (in a session of its own), with an
-    // unprivileged child of its own: the whole sshd tree goes, the users' shells stay.
-    for (const target of [...sshdDescendants(pid), pid]) {
-      try {
-        process.kill(target, 'SIGKILL');
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-      }
+    // unprivileged child of its own: the sshd processes go deepest first, so each is reaped by
+    // its parent rather than left a zombie; the users' shells stay, as after a crash.
+    for (let level = sshdTree(pid); level.length > 0; level = sshdTree(pid)) {
+      const deepest = Math.max(...level.map((p) => p.depth));
+      const targets = level.filter((p) => p.depth === deepest).map((p) => p.pid);
+      for (const target of targets) signal(target, 'SIGKILL');
+      const until = Date.now() + 1_000;
+      while (Date.now() < until && sshdTree(pid).some((p) => targets.includes(p.pid))) await delay(10);
+      if (sshdTree(pid).some((p) => targets.includes(p.pid))) break; // a parent that does not reap: leave it to the kernel
     }
-    await exited;
-    child = undefined;
-    while (await accepting(port)) await new Promise((resolve) => setTimeout(resolve, 20));
+    signal(pid, 'SIGKILL');
+    await gone;
+    while (await accepting(port)) await delay(20);
   };
 
-  await start();
+  try {
+    await start();
+  } catch (error) {
+    await stop(0);
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
   return {
     host: '127.0.0.1',
     port,
@@ -145,10 +158,10 @@ export async function startSshd(options: { password?: boolean } = {}): Promise<T
     ...(password === undefined ? {} : { password }),
     log,
     logins: () => log.filter((line) => /^Accepted (publickey|password|keyboard-interactive\S*) for /.test(line)).length,
-    kill,
+    kill: () => stop(0),
     start,
     async close() {
-      await kill();
+      await stop(2_000);
       await rm(dir, { recursive: true, force: true });
     },
   };
@@ -171,44 +184,63 @@ async function sshdBinary(): Promise<string> {
 
 /** TEST_USER's id and home, creating the user (shell /bin/sh, a home of its own) when missing. */
 async function testUser(): Promise<{ uid: number; home: string }> {
-  let entry = await passwdEntry();
+  let entry = passwdEntry();
   if (!entry) {
     // `-p '*'`: no password, but not locked either (sshd without PAM refuses keys of a locked account).
     await run('useradd', ['-m', '-s', '/bin/sh', '-p', '*', TEST_USER]).catch(async (error: unknown) => {
-      if (!(await passwdEntry())) throw error; // another test file created it meanwhile
+      if (!passwdEntry()) throw error; // another test file created it meanwhile
     });
-    entry = await passwdEntry();
+    entry = passwdEntry();
   }
   if (!entry) throw new Error(`could not create the user ${TEST_USER}`);
   if (entry.uid === 0 || entry.home === '/root' || entry.home === '/') throw new Error(`the user ${TEST_USER} must not be root nor live in ${entry.home}`);
-  return entry;
+  if (!['/bin/sh', '/bin/bash', '/usr/bin/bash', '/bin/dash'].includes(entry.shell)) throw new Error(`the user ${TEST_USER} has the login shell ${entry.shell}; the SSH tests need a real one: usermod -s /bin/sh ${TEST_USER}`);
+  // A locked account (`!` in /etc/shadow, useradd's default) cannot log in with a key without PAM.
+  const shadow = readFileSync('/etc/shadow', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${TEST_USER}:`));
+  if (shadow?.split(':')[1]?.startsWith('!')) await run('usermod', ['-p', '*', TEST_USER]);
+  return { uid: entry.uid, home: entry.home };
 }
 
-async function passwdEntry(): Promise<{ uid: number; home: string } | undefined> {
+function passwdEntry(): { uid: number; home: string; shell: string } | undefined {
   const line = readFileSync('/etc/passwd', 'utf8')
     .split('\n')
     .find((l) => l.startsWith(`${TEST_USER}:`));
   if (!line) return undefined;
   const fields = line.split(':');
-  return { uid: Number(fields[2]), home: fields[5] ?? '' };
+  return { uid: Number(fields[2]), home: fields[5] ?? '', shell: fields[6] ?? '' };
 }
 
-/** The pids of every `sshd` process below `pid`. */
-function sshdDescendants(pid: number): number[] {
-  const parents = new Map<number, { ppid: number; name: string }>();
+/** Every `sshd` process below `pid` (zombies included: not yet reaped), with its depth under it. */
+function sshdTree(pid: number): { pid: number; depth: number }[] {
+  const processes: { pid: number; ppid: number; name: string }[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      parents.set(Number(entry), { ppid, name });
+      processes.push({ pid: Number(entry), ppid, name });
     } catch {
       // it ended while we looked
     }
   }
-  const below = (parent: number): number[] => [...parents.entries()].filter(([, p]) => p.ppid === parent && p.name === 'sshd').flatMap(([child]) => [child, ...below(child)]);
-  return below(pid);
+  const below = (parent: number, depth: number): { pid: number; depth: number }[] =>
+    processes.filter((p) => p.ppid === parent && p.name === 'sshd').flatMap((p) => [{ pid: p.pid, depth }, ...below(p.pid, depth + 1)]);
+  return below(pid, 1);
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function accepting(port: number): Promise<boolean> {
