@@ -14,6 +14,7 @@ import { Writable, type Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { extract } from 'tar-stream';
 import type { LogStream, Runner, RunnerIo, TaskExecution, TaskResult } from './runner.js';
+import { attemptReport } from './attempt-report.js';
 import { createMasker } from './mask.js';
 import { createLineSplitter } from './line-splitter.js';
 import { executionProblem, parseResults, remoteScript } from './remote-script.js';
@@ -136,16 +137,9 @@ async function runAttempt(execution: TaskExecution, io: RunnerIo, settings: Sett
   const { docker, host } = settings;
   const mask = createMasker(execution.secrets);
   // A throwing onLine is kept; the container is still stopped and removed, then run() rejects.
-  let lineError: { error: unknown } | undefined;
-  const emit: Emit = (stream, text) => {
-    if (lineError) return;
-    try {
-      io.onLine({ at: Date.now(), stream, text: mask(text) });
-    } catch (error) {
-      lineError = { error };
-    }
-  };
-  const ended = (status: TaskResult['status'], exitCode: number | null, error?: string, outputs: Record<string, string> = {}): TaskResult => ({ status, exitCode, outputs, ...(error === undefined ? {} : { error: mask(error) }) });
+  const report = attemptReport(execution, io, mask);
+  const emit: Emit = report.emit;
+  const { ended } = report;
   const cancelledBeforeStart = () => {
     emit('system', 'cancelled before it started');
     return ended('cancelled', null, 'cancelled');
@@ -183,8 +177,7 @@ async function runAttempt(execution: TaskExecution, io: RunnerIo, settings: Sett
       });
     }
   }
-  if (lineError) throw new Error(`the task ${execution.task} of run ${execution.runId} ended (${result.status}), but io.onLine threw, so some of its lines were not reported`, { cause: lineError.error });
-  return result;
+  return report.settle(result);
 
   /** Everything from the image to the result; the container it creates is left in `container` for removal. */
   async function inContainer(): Promise<TaskResult> {

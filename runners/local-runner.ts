@@ -5,7 +5,8 @@
 // captured variables, files of the work folder and `$EVENTOPS_OUTPUT` once the script ended well.
 import { writeFile, mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import type { LogStream, Runner, RunnerIo, TaskExecution, TaskResult } from './runner.js';
+import type { Runner, RunnerIo, TaskExecution, TaskResult } from './runner.js';
+import { attemptReport } from './attempt-report.js';
 import { createMasker } from './mask.js';
 import { attemptFolders, createAttemptFolders, insideFolder, removeAttemptFolders } from './work-folders.js';
 import { taskScript, VARIABLE_NAME } from './task-script.js';
@@ -57,19 +58,9 @@ interface Settings {
 }
 
 async function runAttempt(execution: TaskExecution, io: RunnerIo, settings: Settings): Promise<TaskResult> {
-  const mask = createMasker(execution.secrets);
-  // A throwing onLine must not crash the server from inside a stream handler: it is kept, the
-  // attempt still runs to its end (its processes must be stopped either way), then run() rejects.
-  let lineError: { error: unknown } | undefined;
-  const emit = (stream: LogStream, text: string) => {
-    if (lineError) return;
-    try {
-      io.onLine({ at: Date.now(), stream, text: mask(text) });
-    } catch (error) {
-      lineError = { error };
-    }
-  };
-  const ended = (status: TaskResult['status'], exitCode: number | null, error?: string, outputs: Record<string, string> = {}): TaskResult => ({ status, exitCode, outputs, ...(error === undefined ? {} : { error: mask(error) }) });
+  // A throwing onLine is kept: the attempt still runs to its end (its processes must be stopped either way), then run() rejects.
+  const report = attemptReport(execution, io, createMasker(execution.secrets));
+  const { emit, ended } = report;
 
   if (io.signal.aborted) {
     emit('system', 'cancelled before it started');
@@ -104,8 +95,7 @@ async function runAttempt(execution: TaskExecution, io: RunnerIo, settings: Sett
       await removeAttemptFolders(folders).catch((error: unknown) => emit('system', `could not remove the work folder ${folders.work}: ${error instanceof Error ? error.message : String(error)}`));
     }
   }
-  if (lineError) throw new Error(`the task ${execution.task} of run ${execution.runId} ended (${result.status}), but io.onLine threw, so some of its lines were not reported`, { cause: lineError.error });
-  return result;
+  return report.settle(result);
 
   async function resultOf(ending: ScriptEnding): Promise<TaskResult> {
     switch (ending.kind) {

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import ssh2 from 'ssh2';
 import type { Client as SshClient, ClientChannel, ConnectConfig, ServerHostKeyAlgorithm } from 'ssh2';
 import type { LogStream, Runner, RunnerIo, TaskExecution, TaskResult } from './runner.js';
+import { attemptReport } from './attempt-report.js';
 import { createMasker } from './mask.js';
 import { createLineSplitter } from './line-splitter.js';
 import { executionProblem, parseResults, remoteScript, type RemoteScript } from './remote-script.js';
@@ -122,18 +123,9 @@ async function runAttempt(execution: TaskExecution, io: RunnerIo, pool: Pool, se
   // with its credentials too, should a message ever quote one.
   const taskMask = createMasker(execution.secrets);
   const mask = (text: string) => taskMask(settings.hidden(text));
-  // A throwing onLine must not crash the server from inside a stream handler: it is kept, the
-  // attempt still runs to its end (its processes must be stopped either way), then run() rejects.
-  let lineError: { error: unknown } | undefined;
-  const emit = (stream: LogStream, text: string) => {
-    if (lineError) return;
-    try {
-      io.onLine({ at: Date.now(), stream, text: stream === 'system' ? mask(text) : taskMask(text) });
-    } catch (error) {
-      lineError = { error };
-    }
-  };
-  const ended = (status: TaskResult['status'], exitCode: number | null, error?: string, outputs: Record<string, string> = {}): TaskResult => ({ status, exitCode, outputs, ...(error === undefined ? {} : { error: mask(error) }) });
+  // A throwing onLine is kept: the attempt still runs to its end (the remote task must be stopped either way), then run() rejects.
+  const report = attemptReport(execution, io, taskMask, mask);
+  const { emit, ended } = report;
 
   if (io.signal.aborted) {
     emit('system', 'cancelled before it started');
@@ -185,8 +177,7 @@ async function runAttempt(execution: TaskExecution, io: RunnerIo, pool: Pool, se
     clearTimeout(timeout);
     io.signal.removeEventListener('abort', onAbort);
   }
-  if (lineError) throw new Error(`the task ${execution.task} of run ${execution.runId} ended (${result.status}), but io.onLine threw, so some of its lines were not reported`, { cause: lineError.error });
-  return result;
+  return report.settle(result);
 
   async function supervise(session: Session): Promise<TaskResult> {
     const signals = new Set<Promise<void>>();

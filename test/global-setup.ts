@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, chmodSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { staticBusybox } from './helpers/dockerd.js';
 
 async function reachable(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
@@ -77,16 +78,17 @@ async function ensureServer(name: string, envName: string, url: string, start: (
 }
 
 /** The runner tests' packages: each binary, and the package that brings it. */
-const PACKAGES: readonly [string, string][] = [
-  ['/usr/sbin/sshd', 'openssh-server'],
-  ['/usr/bin/ssh-keygen', 'openssh-client'],
-  ['/usr/sbin/dockerd', 'docker.io'],
-  ['/bin/busybox', 'busybox-static'],
-  ['/usr/bin/openssl', 'openssl'],
+const PACKAGES: readonly [() => boolean, string][] = [
+  [() => existsSync('/usr/sbin/sshd'), 'openssh-server'],
+  [() => existsSync('/usr/bin/ssh-keygen'), 'openssh-client'],
+  [() => existsSync('/usr/sbin/dockerd'), 'docker.io'],
+  // The Docker tests' image is this one binary: it must need no shared libraries.
+  [staticBusybox, 'busybox-static'],
+  [() => existsSync('/usr/bin/openssl'), 'openssl'],
 ];
 
 function ensurePackages(): void {
-  const missing = PACKAGES.filter(([binary]) => !existsSync(binary)).map(([, name]) => name);
+  const missing = PACKAGES.filter(([present]) => !present()).map(([, name]) => name);
   // Not root or no apt: the runner tests that need them say what to install.
   if (missing.length === 0 || process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) return;
   const install = () => execFileSync('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { stdio: 'pipe', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });

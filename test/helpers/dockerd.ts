@@ -2,7 +2,7 @@
 // no iptables and no bridge (so it needs nothing from the machine's network), a TLS endpoint on
 // 127.0.0.1 with a CA and certificates made by `openssl`, and a test image built locally (no
 // registry is reachable): Debian's static busybox with a link for each of its applets, and /tmp.
-// Installs docker.io and busybox-static with apt-get when they are missing and we are root.
+// docker.io and busybox-static are installed by test/global-setup.ts when missing (as root).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -71,19 +71,10 @@ export async function startDockerd(): Promise<TestDockerd> {
   }
 }
 
+/** The packages are installed once by test/global-setup.ts (as root); here only checked. */
 function ensureInstalled(): void {
   const missing = [...(onPath('dockerd') ? [] : ['docker.io']), ...(staticBusybox() ? [] : ['busybox-static']), ...(onPath('openssl') ? [] : ['openssl'])];
-  if (missing.length === 0) return;
-  if (process.getuid?.() !== 0) throw new Error(`the docker runner's tests need ${missing.join(', ')} (dockerd, a static /bin/busybox, openssl): install them (apt-get install -y ${missing.join(' ')}) or run the tests as root`);
-  const install = () => execFileSync('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { stdio: 'pipe', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  try {
-    install();
-  } catch {
-    // The package lists may be missing or stale: refresh once.
-    execFileSync('apt-get', ['update'], { stdio: 'pipe' });
-    install();
-  }
-  if (!onPath('dockerd') || !staticBusybox()) throw new Error(`apt-get installed ${missing.join(', ')}, but dockerd or a static ${BUSYBOX} is still missing`);
+  if (missing.length > 0) throw new Error(`the docker runner's tests need ${missing.join(', ')} (dockerd, a static /bin/busybox, openssl): install them (apt-get install -y ${missing.join(' ')}), or run the tests as root so the test set-up installs them`);
 }
 
 function onPath(command: string): boolean {
@@ -94,7 +85,7 @@ function onPath(command: string): boolean {
 }
 
 /** True when /bin/busybox is an ELF file without a program interpreter (so it runs in an empty image). */
-function staticBusybox(): boolean {
+export function staticBusybox(): boolean {
   if (!existsSync(BUSYBOX)) return false;
   const fd = openSync(BUSYBOX, 'r');
   try {

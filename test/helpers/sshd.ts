@@ -168,17 +168,10 @@ export async function startSshd(options: { password?: boolean } = {}): Promise<T
 }
 
 /** The sshd binary; installs openssh-server when it is missing and we are root. */
+/** openssh-server is installed once by test/global-setup.ts (as root); here only checked. */
 async function sshdBinary(): Promise<string> {
   const path = '/usr/sbin/sshd';
-  if (existsSync(path)) return path;
-  if (process.getuid?.() !== 0) throw new Error(`sshd is not installed (${path}) and only root can install it: apt-get install openssh-server`);
-  try {
-    await run('apt-get', ['install', '-y', 'openssh-server'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  } catch {
-    await run('apt-get', ['update']);
-    await run('apt-get', ['install', '-y', 'openssh-server'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  }
-  if (!existsSync(path)) throw new Error(`apt-get installed openssh-server, but ${path} is still missing`);
+  if (!existsSync(path)) throw new Error(`sshd is not installed (${path}): apt-get install openssh-server, or run the tests as root so the test set-up installs it`);
   return path;
 }
 
