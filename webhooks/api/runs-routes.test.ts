@@ -183,7 +183,12 @@ afterAll(async () => {
 async function call<T>(path: string, init: RequestInit = {}, token: string | null = f.tokens.read): Promise<{ status: number; body: T }> {
   const headers = new Headers(init.headers);
   if (token !== null) headers.set('authorization', `Bearer ${token}`);
-  const res = await fetch(`${f.url}${path}`, { ...init, headers });
+  // A GET may meet a kept-alive connection the server closed while the machine was busy: once more.
+  const send = () => fetch(`${f.url}${path}`, { ...init, headers });
+  const res = await send().catch((error: unknown) => {
+    if ((init.method ?? 'GET') === 'GET' && (error as { cause?: { code?: string } }).cause?.code === 'ECONNRESET') return send();
+    throw error;
+  });
   return { status: res.status, body: (await res.json()) as T };
 }
 
