@@ -5,26 +5,41 @@ import type { LogStream, RunnerIo, TaskExecution, TaskResult } from './runner.js
 
 export interface AttemptReport {
   emit(stream: LogStream, text: string): void;
+  /** As `emit`, for text the caller masked already (a long line it cuts after masking, so a cut cannot split a secret). */
+  emitMasked(stream: LogStream, text: string): void;
   /** A result; its error is masked. */
   ended(status: TaskResult['status'], exitCode: number | null, error?: string, outputs?: Record<string, string>): TaskResult;
   /** Throws when `onLine` threw during the attempt (call once it ended); else returns `result`. */
   settle(result: TaskResult): TaskResult;
 }
 
+export interface AttemptReportOptions {
+  /**
+   * Drop lines that arrive after `settle` (default false): for a runner whose streams and
+   * clean-up requests may still report once the result was returned (Kubernetes), so no line
+   * reaches a run whose attempt already ended.
+   */
+  quietAfterSettle?: boolean;
+}
+
 /** `mask` masks task lines and errors; `maskSystem` (default `mask`) the runner's own lines. */
-export function attemptReport(execution: TaskExecution, io: RunnerIo, mask: (text: string) => string, maskSystem: (text: string) => string = mask): AttemptReport {
+export function attemptReport(execution: TaskExecution, io: RunnerIo, mask: (text: string) => string, maskSystem: (text: string) => string = mask, options: AttemptReportOptions = {}): AttemptReport {
   let lineError: { error: unknown } | undefined;
+  let settled = false;
+  const emitMasked = (stream: LogStream, text: string) => {
+    if (lineError || (settled && options.quietAfterSettle)) return;
+    try {
+      io.onLine({ at: Date.now(), stream, text });
+    } catch (error) {
+      lineError = { error };
+    }
+  };
   return {
-    emit(stream, text) {
-      if (lineError) return;
-      try {
-        io.onLine({ at: Date.now(), stream, text: stream === 'system' ? maskSystem(text) : mask(text) });
-      } catch (error) {
-        lineError = { error };
-      }
-    },
+    emit: (stream, text) => emitMasked(stream, stream === 'system' ? maskSystem(text) : mask(text)),
+    emitMasked,
     ended: (status, exitCode, error, outputs = {}) => ({ status, exitCode, outputs, ...(error === undefined ? {} : { error: maskSystem(error) }) }),
     settle(result) {
+      settled = true;
       if (lineError) throw new Error(`the task ${execution.task} of run ${execution.runId} ended (${result.status}), but io.onLine threw, so some of its lines were not reported`, { cause: lineError.error });
       return result;
     },

@@ -9,6 +9,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runnerConformance } from './conformance.js';
 import { createKubernetesRunner, jobName, labelValue, type KubernetesRunnerOptions } from './kubernetes-runner.js';
 import type { LogLine, Runner, TaskExecution } from './runner.js';
+import { attemptReport } from './attempt-report.js';
+import { createMasker } from './mask.js';
 import { startFakeKubernetes, type FakeKubernetes, type KubeObject, type RecordedRequest } from '../test/helpers/fake-kubernetes.js';
 
 const IMAGE = 'busybox:1.36';
@@ -280,6 +282,30 @@ describe('kubernetes runner', () => {
     });
     await expect(attempt).rejects.toThrow('io.onLine threw');
     await runner.close();
+  });
+
+  it('masks a secret in a line longer than 64 KiB before cutting it, so no piece holds part of it', async () => {
+    const secret = 'sek-7c1e0b-value';
+    // The secret straddles the 64 KiB cut: cut first, masked after, both halves would leak.
+    const { result, stdout } = await run({ commands: ['printf "%065530d%s%s\\n" 0 "$TOKEN" tail'], env: { TOKEN: secret }, secrets: [secret] });
+    expect(result.status).toBe('succeeded');
+    const all = stdout.join('');
+    expect(all).toBe(`${'0'.repeat(65_530)}***tail`);
+    expect(stdout.length).toBeGreaterThan(1);
+    for (const piece of stdout) for (const part of [secret.slice(0, 6), secret.slice(-6)]) expect(piece).not.toContain(part);
+  });
+
+  it('reports no line once the result was returned (attemptReport quietAfterSettle)', () => {
+    const execution: TaskExecution = { runId: randomUUID(), task: 't', attempt: 1, commands: [], env: {}, outputs: [], secrets: ['s3cr3t'] };
+    for (const quietAfterSettle of [true, false]) {
+      const seen: string[] = [];
+      const report = attemptReport(execution, { signal: new AbortController().signal, onLine: (line) => seen.push(line.text) }, createMasker(execution.secrets), undefined, { quietAfterSettle });
+      report.emit('stdout', 'before s3cr3t');
+      report.emitMasked('stdout', 'already masked s3cr3t');
+      report.settle(report.ended('succeeded', 0));
+      report.emit('system', 'after');
+      expect(seen).toEqual(['before ***', 'already masked s3cr3t', ...(quietAfterSettle ? [] : ['after'])]);
+    }
   });
 
   it('makes Job names and label values Kubernetes accepts', () => {

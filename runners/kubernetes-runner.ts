@@ -23,7 +23,8 @@ import http from 'node:http';
 import https from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { ApiException, BatchV1Api, CoreV1Api, KubeConfig, type V1Job, type V1Pod, type V1Secret } from '@kubernetes/client-node';
-import type { LogStream, Runner, RunnerIo, TaskExecution, TaskResult } from './runner.js';
+import type { Runner, RunnerIo, TaskExecution, TaskResult } from './runner.js';
+import { attemptReport } from './attempt-report.js';
 import { createMasker } from './mask.js';
 import { createLineSplitter, MAX_LINE_BYTES } from './line-splitter.js';
 import { createResultsSplitter, executionProblem, parseResults, remoteScript } from './remote-script.js';
@@ -176,32 +177,18 @@ type Ending =
 async function runAttempt(execution: TaskExecution, io: RunnerIo, settings: Settings, cluster: Cluster | { error: string }, closing: AbortSignal): Promise<TaskResult> {
   const mask = createMasker(execution.secrets);
   // A throwing onLine is kept; the attempt still runs to its end and cleans up, then run() rejects.
-  let lineError: { error: unknown } | undefined;
-  let returned = false;
-  const emitMasked = (stream: LogStream, text: string) => {
-    if (lineError || returned) return;
-    try {
-      io.onLine({ at: Date.now(), stream, text });
-    } catch (error) {
-      lineError = { error };
-    }
-  };
-  const emit = (stream: LogStream, text: string) => emitMasked(stream, mask(text));
-  const ended = (status: TaskResult['status'], exitCode: number | null, error?: string, outputs: Record<string, string> = {}): TaskResult => ({ status, exitCode, outputs, ...(error === undefined ? {} : { error: mask(error) }) });
-  const finish = (result: TaskResult): TaskResult => {
-    returned = true;
-    if (lineError) throw new Error(`the task ${execution.task} of run ${execution.runId} ended (${result.status}), but io.onLine threw, so some of its lines were not reported`, { cause: lineError.error });
-    return result;
-  };
+  // Watches, log streams and deletions may still report after the result was returned: dropped.
+  const report = attemptReport(execution, io, mask, mask, { quietAfterSettle: true });
+  const { emit, emitMasked, ended } = report;
 
   if (io.signal.aborted || closing.aborted) {
     emit('system', 'cancelled before it started');
-    return finish(ended('cancelled', null, 'cancelled'));
+    return report.settle(ended('cancelled', null, 'cancelled'));
   }
-  if ('error' in cluster) return finish(ended('failed', null, cluster.error));
-  if (execution.image === undefined || execution.image.trim() === '') return finish(ended('failed', null, 'a kubernetes task needs an image: set `image` on the task (an image with a POSIX sh)'));
+  if ('error' in cluster) return report.settle(ended('failed', null, cluster.error));
+  if (execution.image === undefined || execution.image.trim() === '') return report.settle(ended('failed', null, 'a kubernetes task needs an image: set `image` on the task (an image with a POSIX sh)'));
   const problem = executionProblem(execution) ?? resourcesProblem(execution.resources);
-  if (problem !== undefined) return finish(ended('failed', null, problem));
+  if (problem !== undefined) return report.settle(ended('failed', null, problem));
 
   const { core, batch, namespace } = cluster;
   const wrapper = remoteScript(execution, { maxOutputBytes: settings.maxOutputBytes, printResults: true });
@@ -233,7 +220,7 @@ async function runAttempt(execution: TaskExecution, io: RunnerIo, settings: Sett
   } catch (error) {
     // Without an answer the Secret may exist all the same: it holds the task's environment.
     if (statusOf(error) === undefined && !settings.keepJobs) await withTimeout(core.deleteNamespacedSecret({ name: secretName, namespace })).catch(() => undefined);
-    return finish(ended('failed', null, `could not create the Secret ${secretName} in ${where}: ${apiMessage(error)}${hint(error)}`));
+    return report.settle(ended('failed', null, `could not create the Secret ${secretName} in ${where}: ${apiMessage(error)}${hint(error)}`));
   }
 
   let jobCreated = false;
@@ -253,7 +240,7 @@ async function runAttempt(execution: TaskExecution, io: RunnerIo, settings: Sett
       });
     }
   }
-  return finish(result);
+  return report.settle(result);
 
   async function startJob(): Promise<TaskResult> {
     if (io.signal.aborted || closing.aborted) {
