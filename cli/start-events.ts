@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Config, SecretStore } from '../config/index.js';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { activeTriggersCache, createActuatorRunners, startAgentDispatch, createBullmqDriver, createEmbeddedDriver, createRunEngine, createTaskWorker, definitionsAtRevision, matchStoredEvent, startNatsSource, startRunSweeper, startScheduler, startSweeper, type EventopsCatalog, type Job, type NatsSource, type QueueDriver, type RunEngine } from '../queue/index.js';
+import { activeTriggersCache, createActuatorRunners, startAgentDispatch, startAgentPresence, createBullmqDriver, createEmbeddedDriver, createRunEngine, createTaskWorker, definitionsAtRevision, matchStoredEvent, startNatsSource, startRunSweeper, startScheduler, startSweeper, type EventopsCatalog, type Job, type NatsSource, type QueueDriver, type RunEngine } from '../queue/index.js';
 import { runnerKinds } from './runner-kinds.js';
 import { createAgentHub, type AgentHub } from '../runners/index.js';
 import { sanitizeUrl, type Reconciler } from '../reconciler/index.js';
@@ -70,6 +70,7 @@ export async function startEvents(config: Config, deps: { database: Database; re
   });
   const agentDispatch = startAgentDispatch({ db, runTask, anyAgentHere: () => agents.agents().length > 0, logger });
   agents.onConnect(() => agentDispatch.poke());
+  const presence = startAgentPresence({ db, hub: agents, workerId, logger });
   if (roles.has('worker')) {
   await driver.work(
     {
@@ -144,6 +145,7 @@ export async function startEvents(config: Config, deps: { database: Database; re
         // Agents' tasks are cancelled; their agents get a few seconds to say so, then they are failed here.
         const dispatchClosed = agentDispatch.close();
         await Promise.race([dispatchClosed, new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
+        await presence.close();
         await agents.close();
         await dispatchClosed;
         await runners.close();

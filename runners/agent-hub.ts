@@ -43,8 +43,10 @@ export interface AgentHub {
   connected(id: string): boolean;
   /** The ids connected now. */
   agents(): string[];
-  /** Called with an agent's id each time it connects. */
-  onConnect(listener: (id: string) => void): void;
+  /** Called with an agent's id and hello each time it connects. */
+  onConnect(listener: (id: string, hello: AgentHello) => void): void;
+  /** Called with an agent's id when its connection ends (not when a newer one replaced it). */
+  onDisconnect(listener: (id: string) => void): void;
   /** The runner that sends attempts to agent `id` (connected or not). */
   runner(id: string): Runner;
   close(): Promise<void>;
@@ -70,7 +72,8 @@ export function createAgentHub(options: AgentHubOptions = {}): AgentHub {
   const log = options.log ?? (() => undefined);
   const connections = new Map<string, Connection>();
   const pending = new Map<string, Pending>();
-  const listeners: ((id: string) => void)[] = [];
+  const listeners: ((id: string, hello: AgentHello) => void)[] = [];
+  const leaving: ((id: string) => void)[] = [];
   let closed = false;
 
   const finish = (key: string, result: TaskResult) => {
@@ -119,7 +122,7 @@ export function createAgentHub(options: AgentHubOptions = {}): AgentHub {
           channel.send({ type: 'cancel', attempt: key });
         }
       }
-      for (const listener of listeners) listener(id);
+      for (const listener of listeners) listener(id, hello);
       return {
         message(message) {
           if (connections.get(id) !== connection) return;
@@ -147,6 +150,7 @@ export function createAgentHub(options: AgentHubOptions = {}): AgentHub {
           if (connections.get(id) !== connection) return;
           connections.delete(id);
           log('agent disconnected', { agent: id });
+          for (const listener of leaving) listener(id);
           for (const [key, attempt] of pending) {
             if (attempt.agent !== id || attempt.graceTimer) continue;
             attempt.graceTimer = setTimeout(() => finish(key, lost(key, `lost the connection to agent ${id}, and it was not back within ${durationText(graceMs)}`)), graceMs);
@@ -158,6 +162,9 @@ export function createAgentHub(options: AgentHubOptions = {}): AgentHub {
     agents: () => [...connections.keys()],
     onConnect(listener) {
       listeners.push(listener);
+    },
+    onDisconnect(listener) {
+      leaving.push(listener);
     },
     runner(id) {
       return {

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runnerConformance } from '../runners/conformance.js';
@@ -178,13 +178,26 @@ describe('eventops agent end to end', () => {
     expect(await logs(id, 'slow')).toContain('second attempt');
   });
 
-  it('an agent authenticated by its actuator\'s token secret runs its tasks', async () => {
+  it('a task waits, saying so, for an agent that never connected; that agent, authenticated by its actuator\'s token secret, then runs it', async () => {
+    expect((await api('/api/v1/agents/edge-2')).status).toBe(404);
+    const id = await start('agent.two');
+    const waiting = await until('the waiting line', () => logs(id, 'hi'), (lines) => lines.length > 0, 20_000, context);
+    expect(waiting).toEqual(["waiting for an agent: edge-2 is not connected (never connected); start `eventops agent --id edge-2` on its host. The task starts when the agent connects, or ends with the run's timeout"]);
+    expect((await ok<RunView>(`/api/v1/runs/${id}`)).tasks[0]!.status).toBe('queued');
     const agent = startAgent(server.url, 'edge-2', EDGE2_TOKEN, join(dir, 'edge-2'));
     agents.push(agent);
-    const id = await start('agent.two');
     const run = await ended(id);
     expect(run.status, context()).toBe('succeeded');
-    expect(await logs(id, 'hi')).toContain('edge-2 here');
+    const lines = await logs(id, 'hi');
+    expect(lines).toContain('edge-2 here');
+    // Written once per attempt, however often the task's job passed by while it was queued.
+    expect(lines.filter((l) => l.startsWith('waiting for an agent'))).toHaveLength(1);
+    interface AgentView { id: string; connected: boolean; runs: string[]; worker: string; disconnectedAt: string | null }
+    const listed = await ok<{ items: AgentView[] }>('/api/v1/agents');
+    expect(listed.items.find((a) => a.id === 'edge-2')).toMatchObject({ connected: true, runs: ['local'], worker: `${hostname()}:${server.pid}`, disconnectedAt: null });
+    await agent.kill('SIGTERM');
+    const after = await until('the agent shown disconnected', () => ok<AgentView>('/api/v1/agents/edge-2'), (a) => !a.connected, 20_000, context);
+    expect(after.disconnectedAt).not.toBeNull();
   });
 });
 

@@ -7,6 +7,7 @@ export { sweepRuns, startRunSweeper, type RunSweep, type RunSweepDeps } from './
 export { createLogWriter, type LogWriter } from './log-writer.js';
 export { actuatorCandidates, BUILTIN_LOCAL, type RunnerType } from './pick-actuator.js';
 export { taskExecution } from './task-execution.js';
+export { startAgentPresence, agentStates, type AgentPresence, type AgentState } from './agent-presence.js';
 export { startAgentDispatch, type AgentDispatch, type AgentDispatchDeps } from './agent-dispatch.js';
 export { createActuatorRunners, type ActuatorRunners, type RunnerKind } from './actuator-runners.js';
 export type { ActuatorChoice } from './pick-actuator.js';

@@ -18,6 +18,7 @@ import { actuatorCandidates, actuatorType, type ActuatorChoice, type RunnerType 
 import type { AttemptResult, RunEngine } from './run-engine.js';
 import type { ActuatorRunners } from './actuator-runners.js';
 import { taskExecution } from './task-execution.js';
+import { noteAgentWait } from './agent-wait.js';
 
 export interface TaskWorkerDeps {
   db: Db;
@@ -41,7 +42,7 @@ export interface TaskWorkerDeps {
   agentHere?(id: string): boolean;
 }
 
-type Claim = { kind: 'claimed'; actuator: ActuatorChoice; run: RunRow } | { kind: 'gone' } | { kind: 'elsewhere' } | { kind: 'wait'; ms: number; why: string } | { kind: 'failed'; error: string };
+type Claim = { kind: 'claimed'; actuator: ActuatorChoice; run: RunRow } | { kind: 'gone' } | { kind: 'elsewhere'; agents: string[] } | { kind: 'wait'; ms: number; why: string } | { kind: 'failed'; error: string };
 
 export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: string; task: string; attempt: number }, ctx: JobContext) => Promise<void> {
   const { db, engine, logger } = deps;
@@ -95,8 +96,9 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
     let choices = candidates.choices;
     if (actuatorType(choices[0]!.actuator) === 'agent') {
       // Only agents connected here; none: the process an agent is connected to takes the task.
+      const ids = choices.map((c) => c.actuator.spec.agent!.id);
       choices = choices.filter((c) => deps.agentHere?.(c.actuator.spec.agent!.id) ?? false);
-      if (choices.length === 0) return { kind: 'elsewhere' };
+      if (choices.length === 0) return { kind: 'elsewhere', agents: ids };
     }
     const mine = and(eq(taskRuns.runId, runId), eq(taskRuns.name, name), eq(taskRuns.attempt, attempt));
     for (const choice of choices) {
@@ -197,7 +199,8 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
     let waitingSince: number | undefined;
     for (;;) {
       const outcome = await claim(runId, task, attempt);
-      if (outcome.kind === 'gone' || outcome.kind === 'elsewhere') return;
+      if (outcome.kind === 'gone') return;
+      if (outcome.kind === 'elsewhere') return noteAgentWait(db, { runId, task, attempt }, outcome.agents);
       if (outcome.kind === 'claimed') {
         claimed = outcome;
         break;

@@ -331,3 +331,22 @@ export const logChunks = pgTable(
 export type RunRow = typeof runs.$inferSelect;
 export type TaskRunRow = typeof taskRuns.$inferSelect;
 export type LogChunkRow = typeof logChunks.$inferSelect;
+
+/**
+ * The agents (`eventops agent`) that have connected, and where: the process holding an agent's
+ * connection renews `last_seen_at` while it holds it, so a process that died leaves a row that
+ * goes stale rather than one that claims a connection.
+ */
+export const agents = pgTable('agents', {
+  id: text('id').primaryKey(),
+  /** The worker id of the process holding the connection (or that held it last). */
+  worker: text('worker').notNull(),
+  version: text('version'),
+  /** What the agent runs: `local`, `docker`. */
+  runs: jsonb('runs').$type<string[]>().notNull().default(sql`'[]'::jsonb`),
+  connectedAt: timestamp('connected_at', { withTimezone: true }).notNull(),
+  lastSeenAt: timestamp('last_seen_at', { withTimezone: true }).notNull(),
+  /** Set when the connection ended; null while it is held. */
+  disconnectedAt: timestamp('disconnected_at', { withTimezone: true }),
+});
+export type AgentRow = typeof agents.$inferSelect;

@@ -7,3 +7,4 @@ export type * from './api-types.js';
 export { runsRoutes, DEFAULT_RUN_LIMIT, MAX_RUN_LIMIT, type RunsEngine, type RunsRoutesDeps } from './runs-routes.js';
 export { RUN_STATUSES, FINISHED_RUN_STATUSES, FINISHED_TASK_STATUSES } from './run-types.js';
 export type * from './run-types.js';
+export { agentsRoutes } from './agents-routes.js';
