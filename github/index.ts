@@ -1,0 +1,4 @@
+// The GitHub module: the one API client (App or token, rate limits), and what eventops writes to
+// GitHub. Other folders import only from here.
+export { createGithubClient, type GithubAuth, type GithubClient, type GithubClientOptions } from './github-client.js';
+export { GithubRateLimitedError, rateLimitWait, SECONDARY_DEFAULT_WAIT_MS } from './rate-limit.js';
