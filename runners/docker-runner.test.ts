@@ -1,13 +1,14 @@
 // The docker runner against a real Docker daemon started for this file (test/helpers/dockerd.ts):
 // the shared conformance suite, then what only containers show: images missing, labels, removal
 // after every ending, secrets kept out of the container's config, resource limits, start-up
-// cleanup of leftovers, TLS, and a host that cannot be reached.
+// cleanup of leftovers, TLS, and a host that cannot be reached; and tasks without `commands`,
+// which run their image as built (its entrypoint and cmd, no shell in the image).
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runnerConformance } from './conformance.js';
 import { createDockerRunner, DOCKER_LABELS, type DockerRunnerOptions } from './docker-runner.js';
 import type { LogLine, Runner, TaskExecution } from './runner.js';
-import { startDockerd, type TestDockerd } from '../test/helpers/dockerd.js';
+import { PLAIN_IMAGE_SCRIPT, startDockerd, type TestDockerd } from '../test/helpers/dockerd.js';
 
 // One daemon for the whole file. Started here, before the describes' own hooks, with time enough
 // for apt-get to install docker.io on a fresh machine.
@@ -276,6 +277,94 @@ describe('docker runner', () => {
     const masked = await run({ image: 'eventops-missing-secret-name:1', secrets: ['eventops-missing-secret-name'], commands: ['true'] });
     expect(masked.result.error).not.toContain('eventops-missing-secret-name');
     expect(masked.result.error).toContain('***');
+  });
+
+  describe('a task without commands runs its image as built', () => {
+    it('runs the entrypoint and cmd as the image user in its workdir, with the env, secrets masked, streams apart, an output, and removes the container', async () => {
+      const runId = randomUUID();
+      const token = `tok-${randomUUID()}`;
+      let inspected: Awaited<ReturnType<typeof inspectRunning>> | undefined;
+      const { result, stdout, stderr, system } = await run(
+        { runId, image: env.plainImage, env: { GREETING: 'world', TOKEN: token, SLEEP: '0.5' }, secrets: [token], outputs: [{ name: 'answer' }] },
+        // Once the start returned (the task's own lines may come before that): it sleeps for half a second then.
+        { onLine: async (line) => void (line.stream === 'system' && line.text.startsWith('running in container') && (inspected = await inspectRunning(runId))) },
+      );
+      expect(result).toEqual({ status: 'succeeded', exitCode: 0, outputs: { answer: '42' } });
+      expect(stdout).toEqual(['hello world as 1000 in /data', 'sleeping']);
+      expect(stderr).toEqual(['token ***']);
+      expect(system.join('\n')).toContain(`(image ${env.plainImage}, as built)`);
+      // Nothing overridden: the image's own entrypoint, cmd and user; the env is the container's, like `docker run -e`.
+      expect(inspected?.Config.Entrypoint).toEqual(['/bin/busybox', 'sh', '-c']);
+      expect(inspected?.Config.Cmd).toEqual([PLAIN_IMAGE_SCRIPT]);
+      expect(inspected?.Config.User).toBe('app');
+      expect(inspected?.Config.Env).toEqual(expect.arrayContaining(['GREETING=world', 'EVENTOPS_OUTPUT=/.eventops/output', `EVENTOPS_RUN_ID=${runId}`]));
+      expect(inspected?.Config.Labels[DOCKER_LABELS.run]).toBe(runId);
+      expect(await containersOf(runId)).toEqual([]);
+    });
+
+    it('fails with the exit code, and reads no outputs then', async () => {
+      const runId = randomUUID();
+      const { result, stdout } = await run({ runId, image: env.plainImage, env: { GREETING: 'x', EXIT_CODE: '3' }, outputs: [{ name: 'answer' }] });
+      expect(result).toEqual({ status: 'failed', exitCode: 3, outputs: {}, error: 'exit code 3' });
+      expect(stdout).toEqual(['hello x as 1000 in /data']);
+      expect(await containersOf(runId)).toEqual([]);
+    });
+
+    it('refuses fromEnv and fromFile outputs, before any container is made', async () => {
+      for (const output of [{ name: 'version', fromEnv: 'VERSION' }, { name: 'report', fromFile: 'report.txt' }]) {
+        const { result, execution, stdout } = await run({ image: env.plainImage, outputs: [output] });
+        expect(result).toMatchObject({ status: 'failed', exitCode: null });
+        expect(result.error).toContain(`output "${output.name}": \`${'fromEnv' in output ? 'fromEnv' : 'fromFile'}\` needs \`commands\``);
+        expect(result.error).toContain('$EVENTOPS_OUTPUT');
+        expect(stdout).toEqual([]);
+        expect(await containersOf(execution.runId)).toEqual([]);
+      }
+    });
+
+    it('stops it on timeout (SIGTERM, then SIGKILL: a shell as PID 1 ignores SIGTERM) and removes the container', async () => {
+      const runId = randomUUID();
+      const { result, system } = await run({ runId, image: env.plainImage, env: { SLEEP: '30' }, timeoutMs: 300 }, { runner: runnerWith({ killGraceMs: 500 }) });
+      expect(result).toMatchObject({ status: 'timed_out', exitCode: null, error: 'timed out after 300ms' });
+      expect(system.join('\n')).toContain("timed out after 300ms: stopping the task (SIGTERM to the container's main process)");
+      expect(system.join('\n')).toContain('still running 500ms after SIGTERM: SIGKILL');
+      expect(await containersOf(runId)).toEqual([]);
+    });
+
+    it('removes the container of a cancelled task', async () => {
+      const runId = randomUUID();
+      const abort = new AbortController();
+      const { result } = await run({ runId, image: env.plainImage, env: { SLEEP: '30' } }, { signal: abort.signal, onLine: (line) => void (line.text === 'sleeping' && abort.abort()) });
+      expect(result).toMatchObject({ status: 'cancelled', exitCode: null });
+      expect(await containersOf(runId)).toEqual([]);
+    });
+
+    it('fails clearly when the image has nothing to run, or is missing', async () => {
+      const empty = await run({ image: env.image });
+      expect(empty.result).toMatchObject({ status: 'failed', exitCode: null });
+      expect(empty.result.error).toBe(`the image "${env.image}" has neither ENTRYPOINT nor CMD, so a task without \`commands\` has nothing to run: give the task \`commands\`, or use an image built with an ENTRYPOINT or CMD`);
+      expect(await containersOf(empty.execution.runId)).toEqual([]);
+
+      const missing = await run({ image: 'eventops-no-such-image:2' });
+      expect(missing.result).toMatchObject({ status: 'failed', exitCode: null });
+      expect(missing.result.error).toContain('the image "eventops-no-such-image:2" is not on the Docker host');
+    });
+
+    it('reads name<<DELIM values, has no outputs when the file was removed, and fails on a line it cannot read', async () => {
+      const base = await env.docker.createContainer({ Image: env.plainImage });
+      const image = 'eventops-test-plain-outputs:latest';
+      try {
+        const cmd = 'if [ -n "$LINE" ]; then echo "$LINE" > "$EVENTOPS_OUTPUT"; else /bin/busybox rm "$EVENTOPS_OUTPUT"; fi';
+        await base.commit({ repo: 'eventops-test-plain-outputs', tag: 'latest', changes: [`CMD ${JSON.stringify([cmd])}`] });
+      } finally {
+        await base.remove({ force: true });
+      }
+      const heredoc = await run({ image, env: { LINE: 'note<<END\nline one\nline two\nEND' } });
+      expect(heredoc.result).toEqual({ status: 'succeeded', exitCode: 0, outputs: { note: 'line one\nline two' } });
+      const removed = await run({ image });
+      expect(removed.result).toEqual({ status: 'succeeded', exitCode: 0, outputs: {} });
+      const bad = await run({ image, env: { LINE: 'no equals sign' } });
+      expect(bad.result).toEqual({ status: 'failed', exitCode: 0, outputs: {}, error: '$EVENTOPS_OUTPUT line 1: expected name=value or name<<DELIMITER' });
+    });
   });
 
   it('rejects a run after close(), and close() is idempotent', async () => {

@@ -1,7 +1,9 @@
 // A throwaway Docker daemon for tests: its own data, exec root and socket in a temporary folder,
 // no iptables and no bridge (so it needs nothing from the machine's network), a TLS endpoint on
 // 127.0.0.1 with a CA and certificates made by `openssl`, and a test image built locally (no
-// registry is reachable): Debian's static busybox with a link for each of its applets, and /tmp.
+// registry is reachable): Debian's static busybox with a link for each of its applets, and /tmp;
+// and a second one for tasks without `commands`, built like an image with an ENTRYPOINT and CMD
+// of its own (`docker import --change …`): busybox alone, no /bin/sh, no /tmp, a non-root USER.
 // docker.io and busybox-static are installed by test/global-setup.ts when missing (as root).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,6 +21,11 @@ export interface TestDockerd {
   tls: { host: string; ca: string; cert: string; key: string };
   /** A local image with busybox's applets (sh, base64, setsid…) on the PATH. */
   image: string;
+  /**
+   * A local image that runs as built: ENTRYPOINT `/bin/busybox sh -c`, CMD PLAIN_IMAGE_SCRIPT,
+   * USER `app` (uid 1000, named in its /etc/passwd), WORKDIR /data; no /bin/sh, no /tmp.
+   */
+  plainImage: string;
   /** A client of the daemon's socket, for the test's own looks. */
   docker: Docker;
   /** Stops the daemon (and its containerd) and removes its folders. Idempotent. */
@@ -27,6 +34,15 @@ export interface TestDockerd {
 
 const BUSYBOX = '/bin/busybox';
 export const TEST_IMAGE = 'eventops-test-busybox:latest';
+export const PLAIN_TEST_IMAGE = 'eventops-test-plain:latest';
+/** The CMD of PLAIN_TEST_IMAGE; env SLEEP makes it sleep first, EXIT_CODE sets its exit code. */
+export const PLAIN_IMAGE_SCRIPT = [
+  'echo "hello $GREETING as $(/bin/busybox id -u) in $PWD"',
+  'echo "token $TOKEN" >&2',
+  'if [ -n "$SLEEP" ]; then echo sleeping; /bin/busybox sleep "$SLEEP"; fi',
+  'echo "answer=42" >> "$EVENTOPS_OUTPUT"',
+  'exit "${EXIT_CODE:-0}"',
+].join('; ');
 
 /** Starts a daemon and builds the test image; throws, saying what to install, when it cannot. */
 export async function startDockerd(): Promise<TestDockerd> {
@@ -64,7 +80,8 @@ export async function startDockerd(): Promise<TestDockerd> {
     docker = new Docker({ socketPath: socket });
     await waitUntilAnswering(docker, child, join(dir, 'dockerd.log'));
     await buildImage(docker);
-    return { host: `unix://${socket}`, tls: { host: `tcp://127.0.0.1:${port}`, ca: certs.ca, cert: certs.clientCertText, key: certs.clientKeyText }, image: TEST_IMAGE, docker, stop };
+    await buildPlainImage(docker);
+    return { host: `unix://${socket}`, tls: { host: `tcp://127.0.0.1:${port}`, ca: certs.ca, cert: certs.clientCertText, key: certs.clientKeyText }, image: TEST_IMAGE, plainImage: PLAIN_TEST_IMAGE, docker, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -179,12 +196,30 @@ async function buildImage(docker: Docker): Promise<void> {
   tar.entry({ name: 'bin/busybox', mode: 0o755 }, readFileSync(BUSYBOX));
   for (const applet of applets) tar.entry({ name: `bin/${applet}`, type: 'symlink', linkname: 'busybox' });
   tar.finalize();
-  const [repo, tag] = TEST_IMAGE.split(':');
+  await importImage(docker, TEST_IMAGE, tar, []);
+}
+
+/** Imports PLAIN_TEST_IMAGE: only /bin/busybox, the accounts files and /data, with its entrypoint, cmd, user and workdir. */
+async function buildPlainImage(docker: Docker): Promise<void> {
+  const tar = pack();
+  tar.entry({ name: 'bin', type: 'directory', mode: 0o755 });
+  tar.entry({ name: 'bin/busybox', mode: 0o755 }, readFileSync(BUSYBOX));
+  tar.entry({ name: 'etc', type: 'directory', mode: 0o755 });
+  tar.entry({ name: 'etc/passwd', mode: 0o644 }, 'root:x:0:0:root:/root:/bin/false\napp:x:1000:1000:app:/data:/bin/false\n');
+  tar.entry({ name: 'etc/group', mode: 0o644 }, 'root:x:0:\napp:x:1000:\n');
+  tar.entry({ name: 'data', type: 'directory', mode: 0o755 });
+  tar.finalize();
+  await importImage(docker, PLAIN_TEST_IMAGE, tar, [`ENTRYPOINT ${JSON.stringify(['/bin/busybox', 'sh', '-c'])}`, `CMD ${JSON.stringify([PLAIN_IMAGE_SCRIPT])}`, 'USER app', 'WORKDIR /data']);
+}
+
+/** `docker import - IMAGE --change …` of a tar-stream archive. */
+async function importImage(docker: Docker, image: string, tar: ReturnType<typeof pack>, changes: string[]): Promise<void> {
+  const [repo, tag] = image.split(':');
   // tar-stream's pack is a streamx stream: Readable.from makes it the Node stream dockerode pipes.
-  const progress = await docker.importImage(Readable.from(tar), { repo, tag });
+  const progress = await docker.importImage(Readable.from(tar), { repo, tag, ...(changes.length > 0 ? { changes } : {}) });
   const events = await new Promise<unknown[]>((resolve, reject) => docker.modem.followProgress(progress, (error: Error | null, output: unknown[]) => (error ? reject(error) : resolve(output))));
   const failure = events.find((event): event is { error: unknown } => typeof event === 'object' && event !== null && 'error' in event);
-  if (failure) throw new Error(`importing the test image failed: ${String(failure.error)}`);
+  if (failure) throw new Error(`importing the test image ${image} failed: ${String(failure.error)}`);
 }
 
 /** SIGTERM, then SIGKILL after 15 s; dockerd stops its own containerd on a clean exit. */
