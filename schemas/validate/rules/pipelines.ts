@@ -1,6 +1,7 @@
 // The shape of a pipeline beyond its schema: unique task names, `needs` that exist and make
-// no cycle, the fields each task type requires, contexts that exist, valid durations, and
-// `pipeline` tasks that name a pipeline of the same repository with the inputs it needs.
+// no cycle, the fields each task type requires (a container task without `commands` runs its
+// image as built, so what only commands give does not apply to it), contexts that exist, valid
+// durations, and `pipeline` tasks that name a pipeline of the same repository with the inputs it needs.
 import { ActuatorTypes, parseCpu, parseDuration, parseMemory, type Pipeline, type Task } from '../../language/index.js';
 import type { Path } from '../../loader/parse-yaml.js';
 import type { Rule, RuleContext } from '../context.js';
@@ -70,8 +71,21 @@ function taskFields(ctx: RuleContext, def: Definition<Pipeline>, path: Path, tas
   const misplaced = (field: keyof Task, why: string) => {
     if (task[field] !== undefined) ctx.report(def, [...path, field], 'task-fields', `\`${field}\` ${why}`, { at: 'key' });
   };
-  if ((type === 'local' || type === 'ssh' || type === 'agent') && !(task.commands && task.commands.length > 0)) {
-    ctx.report(def, path, 'task-fields', `a ${type} task needs \`commands\` (a list of shell commands)`);
+  const hasCommands = (task.commands?.length ?? 0) > 0;
+  const inContainer = type === 'docker' || type === 'kubernetes' || (type === 'agent' && task.image !== undefined);
+  // A container task without commands runs its image as built (its entrypoint and cmd); the others have nothing to run.
+  if ((type === 'local' || type === 'ssh' || type === 'agent') && !hasCommands && !inContainer) {
+    const hint = type === 'agent' ? ', or an `image` to run as built' : '';
+    ctx.report(def, path, 'task-fields', `${type === 'agent' ? 'an' : 'a'} ${type} task needs \`commands\` (a list of shell commands)${hint}`);
+  }
+  const asBuilt = inContainer && !hasCommands;
+  if (asBuilt) {
+    for (const field of ['shell', 'workdir'] as const) {
+      if (task[field] !== undefined) {
+        // Harmless but ignored: a warning, so the author learns it has no effect.
+        ctx.report(def, [...path, field], 'task-fields', `\`${field}\` does not apply: a task without \`commands\` runs its image as built (its own entrypoint, cmd and workdir); add \`commands\`, or remove \`${field}\``, { at: 'key', severity: 'warning' });
+      }
+    }
   }
   if ((type === 'docker' || type === 'kubernetes') && !task.image) {
     ctx.report(def, path, 'task-fields', `a ${type} task needs an \`image\`, e.g. \`image: node:20\``);
@@ -80,7 +94,6 @@ function taskFields(ctx: RuleContext, def: Definition<Pipeline>, path: Path, tas
     const hint = task.type === undefined ? ' (the default type); add `type: docker` or `type: kubernetes` to run in a container' : '';
     misplaced('image', `applies to docker, kubernetes and agent tasks, not to a ${type} task${hint}`);
   }
-  const inContainer = type === 'docker' || type === 'kubernetes' || (type === 'agent' && task.image !== undefined);
   if (!inContainer) misplaced('resources', `applies to tasks that run in a container (docker, kubernetes, an agent task with an \`image\`), not to a ${type} task`);
   if (task.resources?.cpu !== undefined && parseCpu(task.resources.cpu) === undefined) {
     ctx.report(def, [...path, 'resources', 'cpu'], 'task-fields', `${JSON.stringify(task.resources.cpu)} is not a CPU quantity; write cores (\`0.5\`, \`2\`) or millicores (\`500m\`)`);
@@ -112,6 +125,13 @@ function taskFields(ctx: RuleContext, def: Definition<Pipeline>, path: Path, tas
     // None of them: the task writes `name=value` to the file in $EVENTOPS_OUTPUT.
     if (sources.length > 1) {
       ctx.report(def, at, 'output-source', `output \`${output.name}\` takes one of \`fromEnv\`, \`fromFile\` or \`value\`, not ${sources.join(' and ')}`);
+    }
+    if (asBuilt) {
+      for (const field of ['fromEnv', 'fromFile'] as const) {
+        if (output[field] !== undefined) {
+          ctx.report(def, [...at, field], 'output-source', `output \`${output.name}\`: \`${field}\` needs \`commands\`; a task without \`commands\` runs its image as built; its outputs come only from \`name=value\` lines written to \`$EVENTOPS_OUTPUT\``, { at: 'key' });
+        }
+      }
     }
     if (output.setToContext !== undefined && !contexts.has(output.setToContext)) {
       ctx.report(
