@@ -206,7 +206,7 @@ export function hint(error: unknown): string {
     case 401:
       return ' (the credentials of the kubeconfig were refused: renew the token or certificate in its secret)';
     case 403:
-      return ' (give the account of the kubeconfig the rights this runner needs: create/patch/delete secrets, create/get/delete jobs, list/watch/delete pods, get pods/log)';
+      return ' (give the account of the kubeconfig the rights this runner needs: create/patch/delete secrets, create/get/delete jobs, list/watch/delete pods, get pods/log, list events)';
     case 404:
       return ' (does the namespace exist?)';
     default:

@@ -31,6 +31,9 @@ export async function attemptOutcome(supervised: Supervised, input: OutcomeInput
       return ended('failed', null, end.error);
     case 'vanished':
       return ended(...(await vanished(input.cluster, input.name)));
+    case 'job-failed':
+      // DeadlineExceeded: activeDeadlineSeconds, the backstop beyond the task's timeout, passed first.
+      return ended(end.reason === 'DeadlineExceeded' ? 'timed_out' : 'failed', null, `the Job ${input.name} failed before it had a pod (${end.reason}${end.message ? `: ${end.message}` : ''})`);
     case 'exited': {
       if (results === undefined) {
         const container = end.reason && end.reason !== 'Error' && end.reason !== 'Completed' ? ` (${end.reason}${end.message ? `: ${end.message}` : ''})` : '';

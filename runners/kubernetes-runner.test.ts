@@ -11,7 +11,7 @@ import { createKubernetesRunner, jobName, labelValue, type KubernetesRunnerOptio
 import type { LogLine, Runner, TaskExecution } from './runner.js';
 import { attemptReport } from './attempt-report.js';
 import { createMasker } from './mask.js';
-import { startFakeKubernetes, type FakeKubernetes, type KubeObject, type RecordedRequest } from '../test/helpers/fake-kubernetes.js';
+import { exceededQuota, podSecurityRestricted, startFakeKubernetes, type FakeKubernetes, type KubeObject, type PodAdmission, type RecordedRequest } from '../test/helpers/fake-kubernetes.js';
 
 const IMAGE = 'busybox:1.36';
 
@@ -46,11 +46,13 @@ describe('kubernetes runner', () => {
     expect(fake.objects('secrets')).toEqual([]);
   });
 
-  const run = async (execution: Partial<TaskExecution>, options: Partial<KubernetesRunnerOptions> & { signal?: AbortSignal; onLine?: (line: LogLine, runner: Runner) => void } = {}) => {
-    const { signal, onLine, ...runnerOptions } = options;
-    const runner = createKubernetesRunner({ kubeconfig: fake.kubeconfig(), killGraceMs: 2_000, ...runnerOptions });
+  // `on`: another fake than the shared one (one started with options of its own).
+  const run = async (execution: Partial<TaskExecution>, options: Partial<KubernetesRunnerOptions> & { signal?: AbortSignal; onLine?: (line: LogLine, runner: Runner) => void; on?: FakeKubernetes } = {}) => {
+    const { signal, onLine, on, ...runnerOptions } = options;
+    const server = on ?? fake;
+    const runner = createKubernetesRunner({ kubeconfig: server.kubeconfig(), killGraceMs: 2_000, ...runnerOptions });
     const lines: LogLine[] = [];
-    const before = fake.requests.length;
+    const before = server.requests.length;
     const full: TaskExecution = { runId: randomUUID(), task: 'k8s', attempt: 1, image: IMAGE, commands: [], env: {}, outputs: [], secrets: [], ...execution };
     const started = Date.now();
     const result = await runner.run(full, {
@@ -62,7 +64,7 @@ describe('kubernetes runner', () => {
     });
     const ms = Date.now() - started;
     await runner.close();
-    const requests = fake.requests.slice(before);
+    const requests = server.requests.slice(before);
     const of = (stream: LogLine['stream']) => lines.filter((l) => l.stream === stream).map((l) => l.text);
     return { result, lines, ms, requests, stdout: of('stdout'), stderr: of('stderr'), system: of('system') };
   };
@@ -282,6 +284,77 @@ describe('kubernetes runner', () => {
     });
     await expect(attempt).rejects.toThrow('io.onLine threw');
     await runner.close();
+  });
+
+  describe('a pod the cluster refuses to create', () => {
+    // A fake of its own per case: admission is an option of the API server.
+    const withAdmission = async (admitPod: PodAdmission, body: (server: FakeKubernetes) => Promise<void>) => {
+      const server = await startFakeKubernetes({ admitPod, podRetryMs: 100 });
+      try {
+        await body(server);
+        await until(() => server.runningContainers() === 0 && server.objects('pods').length === 0);
+        expect(server.objects('jobs')).toEqual([]);
+        expect(server.objects('secrets')).toEqual([]);
+      } finally {
+        await server.close();
+      }
+    };
+    const eventReads = (requests: RecordedRequest[]) => requests.filter((r) => r.method === 'GET' && r.path === '/api/v1/namespaces/default/events');
+
+    it('fails the attempt within seconds, quoting the API server, when PodSecurity or a webhook refuses the pod', async () => {
+      const webhook: PodAdmission = ({ name }) => `admission webhook "images.policy.example.com" denied the request: pods "${name}": images from docker.io are not allowed`;
+      const cases: [PodAdmission, string[]][] = [
+        [podSecurityRestricted(), ['is forbidden: violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false (container "task" must set securityContext.allowPrivilegeEscalation=false)', 'pod-security.kubernetes.io/enforce']],
+        [webhook, ['admission webhook "images.policy.example.com" denied the request', "meet the webhook's policy"]],
+      ];
+      for (const [admitPod, messages] of cases) {
+        await withAdmission(admitPod, async (server) => {
+          const { result, stdout, ms, requests } = await run({ commands: ['echo ran'], timeoutMs: 12_000 }, { on: server });
+          expect(result).toMatchObject({ status: 'failed', exitCode: null });
+          expect(result.error).toMatch(/^the cluster refused to create the pod of the Job eventops-k8s-1-[0-9a-f]{8} in namespace "default" of http:\/\/127\.0\.0\.1:\d+: /);
+          for (const message of messages) expect(result.error).toContain(message);
+          expect(result.error).not.toContain('Error creating:');
+          expect(stdout).toEqual([]);
+          expect(ms).toBeLessThan(5_000);
+          // The events were read for this Job only, by the fields core/v1 events can be selected by.
+          const [job] = created(requests, 'jobs');
+          const owner = requests.find((r) => r.method === 'PATCH' && r.path.includes('/secrets/'))?.body as [{ value: [{ uid: string }] }];
+          expect(eventReads(requests).length).toBeGreaterThanOrEqual(1);
+          for (const read of eventReads(requests)) expect(read.query.fieldSelector).toBe(`involvedObject.kind=Job,involvedObject.name=${job!.metadata.name},involvedObject.uid=${owner[0].value[0].uid}`);
+          expect(deleted(requests, 'jobs')).toHaveLength(1);
+          expect(server.objects('events').some((e) => e.reason === 'FailedCreate')).toBe(true);
+        });
+      }
+    });
+
+    it('waits while a quota refuses the pod, saying so once, then runs the task once the quota allows it', async () => {
+      await withAdmission(exceededQuota({ liftAfterMs: 3_000 }), async (server) => {
+        const { result, stdout, system, ms, requests } = await run({ commands: ['echo ran'], timeoutMs: 30_000 }, { on: server });
+        expect(result).toEqual({ status: 'succeeded', exitCode: 0, outputs: {} });
+        expect(stdout).toEqual(['ran']);
+        const waiting = system.filter((line) => line.startsWith('waiting: '));
+        expect(waiting).toHaveLength(1);
+        expect(waiting[0]).toMatch(/^waiting: the cluster does not create the pod of the Job eventops-k8s-1-[0-9a-f]{8} yet: pods "eventops-k8s-1-[0-9a-f-]+" is forbidden: exceeded quota: compute-resources, /);
+        expect(ms).toBeGreaterThanOrEqual(2_900);
+        // Refused more than once (the controller retried) before the pod was made.
+        expect(server.objects('events').find((e) => e.reason === 'FailedCreate')).toBeDefined();
+        expect(eventReads(requests).length).toBeGreaterThanOrEqual(2);
+      });
+    });
+
+    it('ends the attempt when the Job fails while it has no pod, with the reason and message of its condition', async () => {
+      await withAdmission(exceededQuota({ liftAfterMs: 600_000 }), async (server) => {
+        const { result } = await run({ commands: ['echo ran'], timeoutMs: 30_000 }, {
+          on: server,
+          onLine: (line) => {
+            const job = /Job (eventops-k8s-1-[0-9a-f]{8})/.exec(line.text)?.[1];
+            if (line.text.startsWith('waiting: ') && job) server.setJobCondition('default', job, { type: 'Failed', reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline' });
+          },
+        });
+        expect(result).toMatchObject({ status: 'timed_out', exitCode: null });
+        expect(result.error).toMatch(/^the Job eventops-k8s-1-[0-9a-f]{8} failed before it had a pod \(DeadlineExceeded: Job was active longer than specified deadline\)$/);
+      });
+    });
   });
 
   it('masks a secret in a line longer than 64 KiB before cutting it, so no piece holds part of it', async () => {

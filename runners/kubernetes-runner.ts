@@ -8,8 +8,10 @@
 // image pull are part of it. The image needs a POSIX `sh` (`base64` for outputs, `setsid` to
 // signal a task's whole tree). Configuration problems and refusals of the API server end each
 // attempt as `failed` saying what to fix; `run` rejects only once the runner is closed, or when
-// `io.onLine` threw. RBAC needed in the namespace: secrets (create, patch, delete), jobs (create,
-// get, delete), pods (list, watch, delete), pods/log (get).
+// `io.onLine` threw. A pod the cluster refuses to create fails the attempt at once, or is waited
+// for when the refusal lifts by itself (a quota). RBAC needed in the namespace: secrets (create,
+// patch, delete), jobs (create, get, delete), pods (list, watch, delete), pods/log (get), events
+// (list).
 import { randomBytes } from 'node:crypto';
 import type { V1Job, V1Secret } from '@kubernetes/client-node';
 import type { Runner, RunnerIo, TaskExecution, TaskResult } from './runner.js';
@@ -167,7 +169,7 @@ async function runAttempt(execution: TaskExecution, io: RunnerIo, settings: Sett
       );
     }
     const log = wrapperLog({ markers: wrapper.markers, stderrTag, maxOutputBytes: settings.maxOutputBytes, mask, emitMasked: report.emitMasked });
-    const supervised = await superviseJob({ cluster: kube, name, where, image, timeoutMs: execution.timeoutMs, graceSeconds: settings.graceSeconds, signal: io.signal, closing, log, emit });
+    const supervised = await superviseJob({ cluster: kube, name, uid, where, image, timeoutMs: execution.timeoutMs, graceSeconds: settings.graceSeconds, signal: io.signal, closing, log, emit });
     return attemptOutcome(supervised, { cluster: kube, name, execution, maxOutputBytes: settings.maxOutputBytes, ended });
   }
 }

@@ -1,11 +1,13 @@
 // Supervision of one attempt's Job, once it exists: watches its pod, follows the pod's log
-// (resuming by byte count when the stream breaks off), reports what keeps the pod from running,
+// (resuming by byte count when the stream breaks off), reports what keeps the pod from running
+// (while there is no pod, the Job's events and conditions say why: kubernetes-job-events.ts),
 // and stops the Job on timeout, cancel or close. It decides how the attempt ended; what that
 // means for the task's result is kubernetes-outcome.ts's.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { LogStream } from './runner.js';
-import { apiMessage, openStream, statusOf, watchPods, withTimeout, type Cluster } from './kubernetes-api.js';
+import { apiMessage, hint, openStream, statusOf, watchPods, withTimeout, type Cluster } from './kubernetes-api.js';
 import { CONTAINER, KUBERNETES_LABELS } from './kubernetes-job.js';
+import { readJobBlock, refusalError } from './kubernetes-job-events.js';
 import type { PodLog } from './kubernetes-log.js';
 import { durationText } from './duration-text.js';
 
@@ -15,6 +17,9 @@ const STOP_MARGIN_MS = 15_000;
 const IMAGE_FAILURES = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull']);
 /** Waiting reasons too ordinary to report. */
 const QUIET_WAITING = new Set(['ContainerCreating', 'PodInitializing']);
+/** While the Job has no pod, its events and conditions are read this long after its creation, then every JOB_POLL_MS. */
+const FIRST_JOB_POLL_MS = 1_000;
+const JOB_POLL_MS = 2_000;
 /** setTimeout fires at once beyond this (about 24.8 days); longer delays wait this long. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -24,12 +29,16 @@ export type Ending =
   | { kind: 'exited'; exitCode: number; reason?: string; message?: string }
   | { kind: 'stopped'; why: Stop }
   | { kind: 'vanished' }
+  /** The Job failed (a condition Failed) before it had a pod. */
+  | { kind: 'job-failed'; reason: string; message: string }
   | { kind: 'failed'; error: string };
 
 export interface SuperviseInput {
   cluster: Cluster;
   /** The Job's name; its pod carries it in the `eventops.dev/job` label. */
   name: string;
+  /** The Job's uid, to select its events. */
+  uid: string | undefined;
   /** `namespace "…" of <server>`, for messages. */
   where: string;
   image: string;
@@ -220,6 +229,35 @@ export async function superviseJob(input: SuperviseInput): Promise<Supervised> {
     check();
   };
 
+  // No pod yet: the Job's events and conditions may say why (a refused pod never shows in the pods watch).
+  const pollJob = () => {
+    if (finished || stopping || podName !== undefined) return;
+    void readJobBlock(cluster, name, input.uid).then(({ block, errors }) => {
+      if (finished || stopping || podName !== undefined) return;
+      for (const { what, error } of errors) {
+        const why = what === 'events' ? 'a pod the cluster refuses to create shows only at the timeout' : 'a Job that failed before it had a pod shows only at the timeout';
+        reportOnce(`read ${what} ${statusOf(error)}`, `could not read the ${what === 'events' ? 'events' : 'status'} of the Job ${name}: ${apiMessage(error)}${hint(error)}; ${why}`);
+      }
+      switch (block?.kind) {
+        case undefined:
+          break;
+        case 'waiting':
+          reportOnce('waiting FailedCreate', `waiting: the cluster does not create the pod of the Job ${name} yet: ${block.message} (Kubernetes tries again; the task's timeout still applies)`);
+          break;
+        case 'refused':
+          return done({ kind: 'failed', error: refusalError(name, where, block.message) });
+        case 'failed':
+          return done({ kind: 'job-failed', reason: block.reason, message: block.message });
+        case 'gone':
+          return done({ kind: 'vanished' });
+        default:
+          return assertNever(block);
+      }
+      later(JOB_POLL_MS, pollJob);
+    });
+  };
+  later(FIRST_JOB_POLL_MS, pollJob);
+
   const onAbort = () => stop({ kind: 'cancelled' });
   const onClose = () => stop({ kind: 'closed' });
   input.signal.addEventListener('abort', onAbort, { once: true });
@@ -241,4 +279,8 @@ export async function superviseJob(input: SuperviseInput): Promise<Supervised> {
   const results = log.end();
   if (logProblem !== undefined) emit('system', `could not read the log of pod ${podName}: ${logProblem}`);
   return { ending: end, ...(podName === undefined ? {} : { podName }), ...(podReason === undefined ? {} : { podReason }), ...(results === undefined ? {} : { results }) };
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unexpected value ${JSON.stringify(value)}`);
 }

@@ -14,6 +14,11 @@
 // after the grace period. Its stdout and stderr, merged as the kubelet merges them, are the pod's
 // log. An image the fake cannot "pull" (default: names starting with `missing/`) leaves the pod
 // Pending, waiting with reason ErrImagePull, then ImagePullBackOff.
+//
+// Pod admission (`admitPod`: a PodSecurity level, a ResourceQuota, a webhook) can refuse a Job's
+// pod: then, as the real job controller does, the fake records a Warning event `FailedCreate`
+// (`Error creating: <the API server's message>`) on the Job and tries again with backoff. Events
+// are listed with field selectors, like core/v1 events (`involvedObject.kind`, `.name`, `.uid`…).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -42,9 +47,28 @@ export interface FakeKubernetesOptions {
   unpullable?: (image: string) => boolean;
   /** End each followed log stream after this long (cleanly, as a stream that timed out does); default never. */
   logStreamMs?: number;
+  /**
+   * Admission of each pod the fake job controller is about to create: a message (the API server's
+   * whole error, e.g. `pods "x" is forbidden: …`) refuses it. See `podSecurityRestricted` and
+   * `exceededQuota`. Default: every pod is admitted.
+   */
+  admitPod?: PodAdmission;
+  /** The job controller's first wait before it tries again to create a refused pod (then doubled, at most 2 s); default 200 ms (the real one: 10 s). */
+  podRetryMs?: number;
 }
 
-export type Resource = 'jobs' | 'pods' | 'secrets';
+/** The pod as admission sees it: its generated name, namespace, owning Job and spec. */
+export interface PodUnderAdmission {
+  name: string;
+  namespace: string;
+  job: string;
+  spec: PodSpec;
+}
+
+/** Refuses a pod with the API server's message, or admits it (undefined). */
+export type PodAdmission = (pod: PodUnderAdmission) => string | undefined;
+
+export type Resource = 'jobs' | 'pods' | 'secrets' | 'events';
 
 export interface KubeObject {
   apiVersion: string;
@@ -88,6 +112,8 @@ export interface FakeKubernetes {
   /** How many containers still have processes running. */
   runningContainers(): number;
   addNamespace(name: string): void;
+  /** Sets a condition on a Job's status (as the job controller does, e.g. `Failed` with reason DeadlineExceeded). */
+  setJobCondition(namespace: string, name: string, condition: { type: string; status?: string; reason?: string; message?: string }): void;
   /** Whether containers get a PID namespace of their own (see the header). */
   readonly pidNamespaces: boolean;
   /** Ends every stream, kills every container and stops the server. Idempotent. */
@@ -98,6 +124,24 @@ const GROUPS: Record<Resource, { prefix: string; apiVersion: string; kind: strin
   pods: { prefix: '/api/v1', apiVersion: 'v1', kind: 'Pod', listKind: 'PodList' },
   secrets: { prefix: '/api/v1', apiVersion: 'v1', kind: 'Secret', listKind: 'SecretList' },
   jobs: { prefix: '/apis/batch/v1', apiVersion: 'batch/v1', kind: 'Job', listKind: 'JobList' },
+  events: { prefix: '/api/v1', apiVersion: 'v1', kind: 'Event', listKind: 'EventList' },
+};
+
+/** The field selectors the real API server accepts on core/v1 events; any other field is refused. */
+const EVENT_FIELDS: Record<string, (event: KubeObject) => string> = {
+  'metadata.name': (e) => e.metadata.name,
+  'metadata.namespace': (e) => e.metadata.namespace,
+  'involvedObject.kind': (e) => involved(e).kind ?? '',
+  'involvedObject.namespace': (e) => involved(e).namespace ?? '',
+  'involvedObject.name': (e) => involved(e).name ?? '',
+  'involvedObject.uid': (e) => involved(e).uid ?? '',
+  'involvedObject.apiVersion': (e) => involved(e).apiVersion ?? '',
+  'involvedObject.resourceVersion': (e) => involved(e).resourceVersion ?? '',
+  'involvedObject.fieldPath': (e) => involved(e).fieldPath ?? '',
+  reason: (e) => String(e.reason ?? ''),
+  reportingComponent: (e) => String(e.reportingComponent ?? ''),
+  source: (e) => String((e.source as { component?: string } | undefined)?.component ?? ''),
+  type: (e) => String(e.type ?? ''),
 };
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -170,6 +214,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
   const watchers = new Set<Watcher>();
   const containers = new Map<string, Container>();
   const sockets = new Set<Socket>();
+  const retries = new Set<NodeJS.Timeout>();
   let rv = 1000;
   let closing = false;
 
@@ -247,17 +292,56 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
       status: {},
     };
     save('jobs', job, 'ADDED');
-    setImmediate(() => createPodFor(job));
+    setImmediate(() => createPodFor(job, 0));
     return job;
   };
 
-  const createPodFor = (job: KubeObject) => {
+  /** As client-go's event recorder does: one Event per distinct message, counted when it repeats. */
+  const recordEvent = (object: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string, component: string) => {
+    const same = list('events', object.metadata.namespace).find((e) => involved(e).uid === object.metadata.uid && e.reason === reason && e.message === message);
+    const t = now();
+    if (same) {
+      same.count = Number(same.count ?? 1) + 1;
+      same.lastTimestamp = t;
+      return save('events', same, 'MODIFIED');
+    }
+    const event: KubeObject = {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: newMetadata(object.metadata.namespace, {}, `${object.metadata.name}.${(BigInt(Date.now()) * 1_000_000n + BigInt(randomBytes(2).readUInt16BE())).toString(16)}`),
+      involvedObject: { kind: object.kind, namespace: object.metadata.namespace, name: object.metadata.name, uid: object.metadata.uid, apiVersion: object.apiVersion, resourceVersion: object.metadata.resourceVersion },
+      reason,
+      message,
+      source: { component },
+      firstTimestamp: t,
+      lastTimestamp: t,
+      count: 1,
+      type,
+      eventTime: null,
+      reportingComponent: component,
+      reportingInstance: '',
+    };
+    save('events', event, 'ADDED');
+  };
+
+  const createPodFor = (job: KubeObject, failures: number) => {
     if (closing || !store.has(key('jobs', job.metadata.namespace, job.metadata.name))) return;
     const spec = job.spec as JobSpec;
     const template = spec.template!;
     const podSpec = template.spec!;
     const name = `${job.metadata.name}-${randomBytes(3).toString('hex').slice(0, 5)}`;
     const container = podSpec.containers[0]!;
+    const refusal = options.admitPod?.({ name, namespace: job.metadata.namespace, job: job.metadata.name, spec: podSpec });
+    if (refusal !== undefined) {
+      // The job controller records the failure on the Job and tries again later, for as long as the Job lives.
+      recordEvent(job, 'Warning', 'FailedCreate', `Error creating: ${refusal}`, 'job-controller');
+      const timer = setTimeout(() => {
+        retries.delete(timer);
+        createPodFor(job, failures + 1);
+      }, Math.min((options.podRetryMs ?? 200) * 2 ** failures, 2_000));
+      retries.add(timer);
+      return;
+    }
     const pod: KubeObject = {
       apiVersion: 'v1',
       kind: 'Pod',
@@ -278,6 +362,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
       },
     };
     save('pods', pod, 'ADDED');
+    recordEvent(job, 'Normal', 'SuccessfulCreate', `Created pod: ${name}`, 'job-controller');
     updateJobStatus(job.metadata.namespace, job.metadata.name, (status) => ({ ...status, active: 1, startTime: status.startTime ?? now(), ready: 0, terminating: 0, uncountedTerminatedPods: {} }));
     const entry: Container = { pod: name, namespace: job.metadata.namespace, log: [], logBytes: 0, logClosed: false, followers: new Set(), started: false, exited: false, ended: Promise.resolve() };
     containers.set(`${job.metadata.namespace}/${name}`, entry);
@@ -552,7 +637,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
     const discovery = discoveryReply(path);
     if (discovery) return reply(res, 200, discovery);
 
-    const route = /^(\/api\/v1|\/apis\/batch\/v1)\/namespaces\/([^/]+)\/(pods|secrets|jobs)(?:\/([^/]+))?(?:\/(log))?$/.exec(path);
+    const route = /^(\/api\/v1|\/apis\/batch\/v1)\/namespaces\/([^/]+)\/(pods|secrets|jobs|events)(?:\/([^/]+))?(?:\/(log))?$/.exec(path);
     if (!route) throw new HttpError(404, 'NotFound', 'the server could not find the requested resource');
     const [, prefix, namespace, resourceName, name, sub] = route as unknown as [string, string, string, Resource, string | undefined, string | undefined];
     if (GROUPS[resourceName].prefix !== prefix) throw new HttpError(404, 'NotFound', 'the server could not find the requested resource');
@@ -568,6 +653,13 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
       return followLog(pod, query, res);
     }
     if (name === undefined) {
+      if (method === 'GET' && resource === 'events') {
+        if (query.get('watch') === 'true' || query.get('watch') === '1') throw new HttpError(405, 'MethodNotAllowed', 'the fake does not watch events');
+        const selector = parseSelector(query.get('labelSelector') ?? '');
+        const fields = parseFieldSelector(query.get('fieldSelector') ?? '', EVENT_FIELDS);
+        const items = list('events', namespace).filter((e) => selector(e.metadata.labels) && fields(e));
+        return reply(res, 200, { kind: 'EventList', apiVersion: 'v1', metadata: { resourceVersion: String(rv) }, items: items.map(clone) });
+      }
       if (method === 'GET') {
         const selector = parseSelector(query.get('labelSelector') ?? '');
         const fieldName = /^metadata\.name=(.+)$/.exec(query.get('fieldSelector') ?? '')?.[1];
@@ -583,7 +675,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
         if (wanted && get(resource, namespace, wanted)) throw new HttpError(409, 'AlreadyExists', `${resource}${group ? `.${group}` : ''} "${wanted}" already exists`, { name: wanted, ...(group ? { group } : {}), kind: resource });
         if (resource === 'jobs') return reply(res, 201, clone(createJob(namespace, object)));
         if (resource === 'secrets') return reply(res, 201, clone(createSecret(namespace, object)));
-        throw new HttpError(405, 'MethodNotAllowed', 'pods are made by the fake job controller only');
+        throw new HttpError(405, 'MethodNotAllowed', `${resource} are made by the fake's controllers only`);
       }
       throw new HttpError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
     }
@@ -712,9 +804,14 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
     objects: (resource, namespace) => list(resource, namespace).map(clone),
     runningContainers: () => [...containers.values()].filter((c) => c.child !== undefined && !c.exited).length,
     addNamespace: (name) => void namespaces.add(name),
+    setJobCondition(namespace, name, condition) {
+      const t = now();
+      updateJobStatus(namespace, name, (status) => ({ ...status, conditions: [...((status.conditions ?? []) as unknown[]), { status: 'True', lastProbeTime: t, lastTransitionTime: t, ...condition }] }));
+    },
     close() {
       return (closed ??= (async () => {
         closing = true;
+        for (const timer of retries) clearTimeout(timer);
         for (const watcher of watchers) watcher.res.end();
         for (const entry of containers.values()) {
           clearTimeout(entry.pullTimer);
@@ -731,21 +828,31 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
 
 // ---- shapes of what the fake reads ----
 
-interface ContainerSpec {
+export interface SecurityContext {
+  runAsNonRoot?: boolean;
+  allowPrivilegeEscalation?: boolean;
+  capabilities?: { drop?: string[]; add?: string[] };
+  seccompProfile?: { type?: string };
+}
+
+export interface ContainerSpec {
   name: string;
   image?: string;
   command?: string[];
   args?: string[];
   env?: { name: string; value?: string }[];
   volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
+  resources?: { limits?: Record<string, string>; requests?: Record<string, string> };
+  securityContext?: SecurityContext;
 }
 
-interface PodSpec {
+export interface PodSpec {
   containers: ContainerSpec[];
   volumes?: { name: string; secret?: { secretName: string; defaultMode?: number } }[];
   restartPolicy?: string;
   terminationGracePeriodSeconds?: number;
   serviceAccountName?: string;
+  securityContext?: SecurityContext;
 }
 
 interface JobSpec {
@@ -759,7 +866,70 @@ interface PodStatus {
   containerStatuses?: { name: string; containerID?: string; state?: Record<string, unknown>; [field: string]: unknown }[];
 }
 
+// ---- admission plugins ----
+
+/**
+ * The PodSecurity admission plugin enforcing `restricted` (in the namespaces given, default all):
+ * it checks what the real one checks of a pod like the runner's, and refuses it with the same
+ * message.
+ */
+export function podSecurityRestricted(namespaces?: string[]): PodAdmission {
+  return (pod) => {
+    if (namespaces !== undefined && !namespaces.includes(pod.namespace)) return undefined;
+    const problems: string[] = [];
+    const containers = pod.spec.containers;
+    const badEscalation = containers.filter((c) => c.securityContext?.allowPrivilegeEscalation !== false).map((c) => `"${c.name}"`);
+    if (badEscalation.length > 0) problems.push(`allowPrivilegeEscalation != false (${plural('container', badEscalation)} must set securityContext.allowPrivilegeEscalation=false)`);
+    const badCapabilities = containers.filter((c) => !c.securityContext?.capabilities?.drop?.includes('ALL')).map((c) => `"${c.name}"`);
+    if (badCapabilities.length > 0) problems.push(`unrestricted capabilities (${plural('container', badCapabilities)} must set securityContext.capabilities.drop=["ALL"])`);
+    const nonRoot = containers.filter((c) => (c.securityContext?.runAsNonRoot ?? pod.spec.securityContext?.runAsNonRoot) !== true).map((c) => `"${c.name}"`);
+    if (nonRoot.length > 0) problems.push(`runAsNonRoot != true (pod or ${plural('container', nonRoot)} must set securityContext.runAsNonRoot=true)`);
+    const seccomp = containers.filter((c) => !['RuntimeDefault', 'Localhost'].includes(c.securityContext?.seccompProfile?.type ?? pod.spec.securityContext?.seccompProfile?.type ?? '')).map((c) => `"${c.name}"`);
+    if (seccomp.length > 0) problems.push(`seccompProfile (pod or ${plural('container', seccomp)} must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost")`);
+    return problems.length === 0 ? undefined : `pods "${pod.name}" is forbidden: violates PodSecurity "restricted:latest": ${problems.join(', ')}`;
+  };
+}
+
+/**
+ * The ResourceQuota admission plugin of a namespace whose quota `compute-resources` is used up,
+ * until `liftAfterMs` after the first pod it refused (as when another workload ends).
+ */
+export function exceededQuota(options: { liftAfterMs: number; namespaces?: string[] }): PodAdmission {
+  let firstAt: number | undefined;
+  return (pod) => {
+    if (options.namespaces !== undefined && !options.namespaces.includes(pod.namespace)) return undefined;
+    firstAt ??= Date.now();
+    if (Date.now() - firstAt >= options.liftAfterMs) return undefined;
+    const memory = pod.spec.containers[0]?.resources?.limits?.memory ?? '0';
+    return `pods "${pod.name}" is forbidden: exceeded quota: compute-resources, requested: limits.memory=${memory}, used: limits.memory=4Gi, limited: limits.memory=4Gi`;
+  };
+}
+
+function plural(word: string, names: string[]): string {
+  return `${word}${names.length > 1 ? 's' : ''} ${names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names.at(-1)}` : names[0]}`;
+}
+
 // ---- helpers ----
+
+function involved(event: KubeObject): { kind?: string; namespace?: string; name?: string; uid?: string; apiVersion?: string; resourceVersion?: string; fieldPath?: string } {
+  return (event.involvedObject ?? {}) as ReturnType<typeof involved>;
+}
+
+/** `a=b,c!=d` over the fields a resource supports; an unsupported field is refused as the API server refuses it. */
+function parseFieldSelector(text: string, fields: Record<string, (object: KubeObject) => string>): (object: KubeObject) => boolean {
+  const terms: ((object: KubeObject) => boolean)[] = [];
+  for (const raw of text.split(',')) {
+    const term = raw.trim();
+    if (term === '') continue;
+    const m = /^([^!=]+?)\s*(==|=|!=)\s*(.*)$/.exec(term);
+    if (!m) throw new HttpError(400, 'BadRequest', `invalid field selector: "${term}"`);
+    const [, field, op, value] = m as unknown as [string, string, string, string];
+    const get = fields[field];
+    if (!get) throw new HttpError(400, 'BadRequest', `field label not supported: ${field}`);
+    terms.push((object) => (op === '!=' ? get(object) !== value : get(object) === value));
+  }
+  return (object) => terms.every((t) => t(object));
+}
 
 function objectName(body: KubeObject, kind: string, max: number): string {
   const name = body.metadata?.name;
@@ -891,6 +1061,7 @@ function discoveryReply(path: string): Record<string, unknown> | undefined {
           { name: 'pods', singularName: 'pod', namespaced: true, kind: 'Pod', verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'], shortNames: ['po'], categories: ['all'] },
           { name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] },
           { name: 'secrets', singularName: 'secret', namespaced: true, kind: 'Secret', verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'] },
+          { name: 'events', singularName: 'event', namespaced: true, kind: 'Event', verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'], shortNames: ['ev'] },
         ],
       };
     case '/apis/batch/v1':
