@@ -33,6 +33,7 @@ export function runnerKinds(options: RunnerKindsOptions): Partial<Record<RunnerT
           user: ssh.user,
           ...(ssh.port !== undefined ? { port: ssh.port } : {}),
           ...(ssh.privateKey ? { privateKey: secret(ssh.privateKey.secret) } : {}),
+          ...(ssh.passphrase ? { passphrase: secret(ssh.passphrase.secret) } : {}),
           ...(ssh.password ? { password: secret(ssh.password.secret) } : {}),
           ...(ssh.hostKey !== undefined ? { hostKey: ssh.hostKey } : {}),
         };

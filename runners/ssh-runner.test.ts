@@ -1,10 +1,13 @@
 // The SSH runner against a real OpenSSH server on this machine, logging in as a non-root test
-// user: the shared conformance suite, then what only SSH can show: key and password logins, the
-// pinned host key (a wrong or missing one runs nothing), one connection reused across attempts,
-// no process of a task outliving it, and a connection dropped mid-attempt.
+// user: the shared conformance suite, then what only SSH can show: key (plain and with a
+// passphrase) and password logins, the pinned host key (a wrong or missing one runs nothing),
+// one connection reused across attempts, no process of a task outliving it, and a connection
+// dropped mid-attempt.
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -130,6 +133,46 @@ describe('ssh runner', () => {
     expect(result.error).toContain(`could not log in to 127.0.0.1:${sshd.port} as ${sshd.user}`);
     expect(result.error).not.toContain(wrong);
     expect(stdout).toEqual([]);
+  });
+
+  it('logs in with a passphrase-protected key; a wrong or missing passphrase fails clearly, quoting neither key nor passphrase', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eventops-ssh-key-'));
+    const passphrase = `pass-${randomUUID()}`;
+    let key: string;
+    try {
+      // The new OpenSSH format (bcrypt KDF, aes256-ctr), ssh-keygen's default.
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', passphrase, '-C', 'eventops-test-encrypted', '-f', join(dir, 'key')]);
+      key = readFileSync(join(dir, 'key'), 'utf8');
+      await sshd.authorize(readFileSync(join(dir, 'key.pub'), 'utf8'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(key).toContain('-----BEGIN OPENSSH PRIVATE KEY-----');
+    expect(ssh2.utils.parseKey(key)).toBeInstanceOf(Error); // really encrypted
+
+    const { result, stdout } = await run(runnerWith({ privateKey: key, passphrase }), { commands: ['echo "hello from $(id -un)"'] });
+    expect(result).toEqual({ status: 'succeeded', exitCode: 0, outputs: {} });
+    expect(stdout).toEqual([`hello from ${sshd.user}`]);
+
+    const base = { host: sshd.host, port: sshd.port, user: sshd.user, hostKey: sshd.hostKey, privateKey: key };
+    const keyLine = key.split('\n')[1]!;
+    const wrong = `wrong-${randomUUID()}`;
+    for (const [options, words] of [
+      [base, 'the private key cannot be used: it is encrypted and no passphrase is given: set the ssh actuator\'s `passphrase: { secret: NAME }`'],
+      [{ ...base, passphrase: wrong }, 'the private key cannot be used: the passphrase does not decrypt it'],
+    ] as const) {
+      let message = '';
+      try {
+        createSshRunner(options);
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toContain(`ssh actuator ${sshd.user}@127.0.0.1:${sshd.port}: ${words}`);
+      expect(message).not.toContain(keyLine);
+      expect(message).not.toContain(wrong);
+      expect(message).not.toContain(passphrase);
+    }
+    expect(() => createSshRunner({ ...base, privateKey: undefined, password: 'x', passphrase })).toThrow('a passphrase is given but no privateKey');
   });
 
   it('refuses a host whose key is not the pinned one, and runs nothing there', async () => {

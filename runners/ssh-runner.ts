@@ -6,9 +6,7 @@
 // The server's host key must be pinned: a different key is refused, never accepted. One
 // connection per runner (= per actuator) is opened lazily and reused; more are opened when it
 // carries `sessionsPerConnection` sessions, and a dropped one is replaced on the next use.
-import { createHash } from 'node:crypto';
 import ssh2 from 'ssh2';
-import type { Client as SshClient, ClientChannel, ConnectConfig, ServerHostKeyAlgorithm } from 'ssh2';
 import type { LogStream, Runner, RunnerIo, TaskExecution, TaskResult } from './runner.js';
 import { attemptReport } from './attempt-report.js';
 import { createMasker } from './mask.js';
@@ -16,7 +14,8 @@ import { createLineSplitter } from './line-splitter.js';
 import { executionProblem, parseResults, remoteScript, type RemoteScript } from './remote-script.js';
 import { collectOutputs, OUTPUT_FILE_FACTOR } from './read-outputs.js';
 import { durationText } from './duration-text.js';
-import { shellQuote } from './task-script.js';
+import { createPool, delay, messageOf, type Pool, type Session } from './ssh-pool.js';
+import { parseHostKey } from './ssh-host-key.js';
 
 export interface SshRunnerOptions {
   host: string;
@@ -47,9 +46,6 @@ export interface SshRunnerOptions {
   connectTimeoutMs?: number;
 }
 
-/** How often an idle connection is checked, and how many checks may go unanswered before it counts as lost. */
-const KEEPALIVE_MS = 15_000;
-const KEEPALIVE_COUNT = 3;
 /** Once the task's shell exited, how long output may stay quiet (and at most how long it may go on) before the session is closed. */
 const DRAIN_QUIET_MS = 1_000;
 const DRAIN_MAX_MS = 10_000;
@@ -58,14 +54,6 @@ const SIGNAL_RETRY_MS = 200;
 const KILL_TRIES = 25;
 /** setTimeout fires at once beyond this (about 24.8 days); longer delays wait this long. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-/** Host key types ssh2 can verify, and the algorithms that use each. */
-const HOST_KEY_ALGORITHMS: Record<string, ServerHostKeyAlgorithm[]> = {
-  'ssh-ed25519': ['ssh-ed25519'],
-  'ecdsa-sha2-nistp256': ['ecdsa-sha2-nistp256'],
-  'ecdsa-sha2-nistp384': ['ecdsa-sha2-nistp384'],
-  'ecdsa-sha2-nistp521': ['ecdsa-sha2-nistp521'],
-  'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
-};
 
 /**
  * A runner of `ssh` tasks on one host. Throws when the options can never work (no credentials,
@@ -76,10 +64,10 @@ export function createSshRunner(options: SshRunnerOptions): Runner {
   const where = `${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
   const hidden = createMasker([options.privateKey, options.passphrase, options.password].flatMap((s) => (s === undefined ? [] : [s])));
   if (options.privateKey === undefined && options.password === undefined) throw new Error(`ssh actuator ${options.user}@${where}: give a privateKey or a password`);
+  if (options.passphrase !== undefined && options.privateKey === undefined) throw new Error(`ssh actuator ${options.user}@${where}: a passphrase is given but no privateKey; the passphrase only decrypts a private key`);
   if (options.privateKey !== undefined) {
-    const parsed = ssh2.utils.parseKey(options.privateKey, options.passphrase);
-    if (parsed instanceof Error) throw new Error(`ssh actuator ${options.user}@${where}: the private key cannot be used: ${hidden(parsed.message)}`);
-    if (!parsed.isPrivateKey()) throw new Error(`ssh actuator ${options.user}@${where}: the private key cannot be used: it is a public key`);
+    const problem = privateKeyProblem(options.privateKey, options.passphrase);
+    if (problem !== undefined) throw new Error(`ssh actuator ${options.user}@${where}: the private key cannot be used: ${hidden(problem)}`);
   }
   const pinned = options.hostKey === undefined ? undefined : parseHostKey(options.hostKey, where);
   const settings: Settings = {
@@ -102,6 +90,16 @@ export function createSshRunner(options: SshRunnerOptions): Runner {
       return closing;
     },
   };
+}
+
+/** Why the key cannot log in (never quoting the key or the passphrase); undefined when it can. */
+function privateKeyProblem(privateKey: string, passphrase: string | undefined): string | undefined {
+  const parsed = ssh2.utils.parseKey(privateKey, passphrase);
+  if (!(parsed instanceof Error)) return parsed.isPrivateKey() ? undefined : 'it is a public key';
+  // ssh2's words: "…encrypted… but no passphrase given", and "…Bad passphrase?" or "integrity check failed -- bad passphrase?".
+  if (passphrase === undefined && /no passphrase given/i.test(parsed.message)) return 'it is encrypted and no passphrase is given: set the ssh actuator\'s `passphrase: { secret: NAME }` to the secret holding it';
+  if (passphrase !== undefined && /bad passphrase/i.test(parsed.message)) return 'the passphrase does not decrypt it: check that the secret named by the ssh actuator\'s `passphrase` holds this key\'s passphrase';
+  return parsed.message;
 }
 
 interface Settings {
@@ -360,304 +358,6 @@ function cleanupCommand(wrapper: RemoteScript): string {
     'fi',
     `rm -rf ${wrapper.folder}`,
   ].join('\n');
-}
-
-// ---- connections ----
-
-interface Connection {
-  client: SshClient;
-  ready: Promise<void>;
-  /** Sessions open or being opened on it. */
-  sessions: number;
-  /** Most sessions it takes: sessionsPerConnection, or fewer once the server refused one (its MaxSessions is lower). */
-  limit: number;
-  /** False once it closed or is being closed; it is then out of the pool. */
-  open: boolean;
-  /** Set when it closed without the runner ending it: why. */
-  lostReason?: string;
-}
-
-interface Session {
-  channel: ClientChannel;
-  connection: Connection;
-}
-
-interface CommandResult {
-  code: number | null;
-  stdout: Buffer;
-  stderr: string;
-  /** stdout went beyond the limit asked for; reading stopped there. */
-  tooBig: boolean;
-}
-
-interface Pool {
-  /** A session running `command`, on a connection with room for it (opened when needed). */
-  open(command: string): Promise<Session>;
-  /** Runs `command` in a session of its own; stdout is read up to `maxBytes`. */
-  command(command: string, maxBytes: number): Promise<CommandResult>;
-  /** A command to run (best effort) on the next connection, or before the next attempt: the remains of a lost attempt. */
-  leftBehind(command: string): void;
-  close(): Promise<void>;
-}
-
-interface PoolOptions extends SshRunnerOptions {
-  port: number;
-  where: string;
-  pinned: PinnedKey | undefined;
-  connectTimeoutMs: number;
-  sessionsPerConnection: number;
-  hidden: (text: string) => string;
-}
-
-function createPool(options: PoolOptions): Pool {
-  const connections: Connection[] = [];
-  const leftovers = new Set<string>();
-  const cleanups = new Set<Promise<void>>();
-  let closed = false;
-
-  const connectTo = (): Connection => {
-    const client = new ssh2.Client();
-    let offered: Buffer | undefined;
-    let lastError: Error | undefined;
-    let ready = false;
-    const connection: Connection = { client, ready: Promise.resolve(), sessions: 0, limit: options.sessionsPerConnection, open: true };
-    connections.push(connection);
-    connection.ready = new Promise<void>((resolve, reject) => {
-      client.on('ready', () => {
-        ready = true;
-        resolve();
-        flushLeftovers();
-      });
-      client.on('error', (error: Error) => {
-        lastError = error;
-        if (!ready) reject(new Error(options.hidden(connectError(error, offered, options))));
-      });
-      client.on('close', () => {
-        if (connection.open) connection.lostReason = lastError ? options.hidden(lastError.message) : 'the server closed it';
-        connection.open = false;
-        const index = connections.indexOf(connection);
-        if (index !== -1) connections.splice(index, 1);
-        if (!ready) reject(new Error(options.hidden(connectError(lastError ?? new Error('the server closed the connection during the handshake'), offered, options))));
-      });
-      if (options.password !== undefined) {
-        const password = options.password;
-        client.on('keyboard-interactive', (_name, _instructions, _lang, prompts, finish) => finish(prompts.map(() => password)));
-      }
-      const config: ConnectConfig = {
-        host: options.host,
-        port: options.port,
-        username: options.user,
-        readyTimeout: options.connectTimeoutMs,
-        keepaliveInterval: KEEPALIVE_MS,
-        keepaliveCountMax: KEEPALIVE_COUNT,
-        hostVerifier: (key: Buffer) => {
-          offered = key;
-          return options.pinned !== undefined && key.equals(options.pinned.blob);
-        },
-        // Only the pinned key's type is asked for, so a host with several keys shows the pinned one.
-        ...(options.pinned ? { algorithms: { serverHostKey: HOST_KEY_ALGORITHMS[options.pinned.type] ?? [] } } : {}),
-        ...(options.privateKey === undefined ? {} : { privateKey: options.privateKey }),
-        ...(options.passphrase === undefined ? {} : { passphrase: options.passphrase }),
-        ...(options.password === undefined ? {} : { password: options.password, tryKeyboard: true }),
-      };
-      try {
-        client.connect(config);
-      } catch (error) {
-        connection.open = false;
-        connections.splice(connections.indexOf(connection), 1);
-        reject(new Error(options.hidden(`could not connect to ${options.where}: ${messageOf(error)}`)));
-      }
-    });
-    // Callers await `ready`; this only keeps a failure nobody waits for from being reported as unhandled.
-    connection.ready.catch(() => undefined);
-    return connection;
-  };
-
-  const acquire = (): Connection => {
-    const connection = connections.find((c) => c.open && c.sessions < c.limit) ?? connectTo();
-    connection.sessions++;
-    return connection;
-  };
-
-  // A connection with nothing on it goes when another one is up: the pool shrinks back to one.
-  const release = (connection: Connection) => {
-    connection.sessions--;
-    if (connection.sessions === 0 && connection.open && connections.some((c) => c !== connection && c.open)) {
-      connection.open = false;
-      connections.splice(connections.indexOf(connection), 1);
-      connection.client.end();
-    }
-  };
-
-  const open = async (command: string, retries = 3): Promise<Session> => {
-    if (closed) throw new Error(`the ssh runner for ${options.where} is closed`);
-    const connection = acquire();
-    try {
-      await connection.ready;
-    } catch (error) {
-      connection.sessions--;
-      throw error;
-    }
-    try {
-      const channel = await new Promise<ClientChannel>((resolve, reject) => {
-        try {
-          connection.client.exec(command, (error, channel) => (error ? reject(error) : resolve(channel)));
-        } catch (error) {
-          reject(error);
-        }
-      });
-      channel.once('close', () => release(connection));
-      return { channel, connection };
-    } catch (error) {
-      // The server refused the session (OpenSSH: more than MaxSessions): this connection takes no
-      // more than it has now, and another one is used.
-      const refused = connection.lostReason === undefined && /open failed/i.test(messageOf(error));
-      if (refused) connection.limit = Math.max(1, connection.sessions - 1);
-      release(connection);
-      // The session did not open, so nothing ran: another connection may be tried.
-      if (retries > 0 && (refused || connection.lostReason !== undefined) && !closed) return open(command, retries - 1);
-      const why = connection.lostReason !== undefined ? ` (the connection was lost: ${connection.lostReason})` : refused ? ' (the server refused another session on the connection)' : '';
-      throw new Error(options.hidden(`could not open an SSH session on ${options.where}: ${messageOf(error)}${why}`));
-    }
-  };
-
-  const command = async (text: string, maxBytes: number): Promise<CommandResult> => {
-    // Through `sh -c`: the user's login shell runs it, and that may not be a POSIX one (fish, csh).
-    const { channel, connection } = await open(`sh -c ${shellQuote(text)}`);
-    return new Promise((resolve, reject) => {
-      const stdout: Buffer[] = [];
-      let bytes = 0;
-      let stderr = '';
-      let code: number | null = null;
-      let tooBig = false;
-      channel.on('data', (chunk: Buffer) => {
-        if (tooBig) return;
-        bytes += chunk.length;
-        if (bytes > maxBytes) {
-          tooBig = true;
-          channel.close();
-        } else stdout.push(chunk);
-      });
-      channel.stderr.on('data', (chunk: Buffer) => {
-        if (stderr.length < 4096) stderr += chunk.toString('utf8');
-      });
-      channel.on('exit', (exitCode: number | null) => (code = exitCode));
-      channel.once('close', () => {
-        if (connection.lostReason !== undefined && code === null && !tooBig) reject(new Error(`the connection to ${options.where} was lost (${connection.lostReason})`));
-        else resolve({ code, stdout: Buffer.concat(stdout), stderr: options.hidden(stderr), tooBig });
-      });
-      channel.end();
-    });
-  };
-
-  const flushLeftovers = () => {
-    if (closed) return;
-    for (const text of [...leftovers]) {
-      leftovers.delete(text);
-      // Best effort: the attempt that left it already said so. Kept for later when no session opened.
-      const cleanup = command(text, 4096).then(
-        () => undefined,
-        () => {
-          if (!closed) leftovers.add(text);
-        },
-      );
-      cleanups.add(cleanup);
-      void cleanup.finally(() => cleanups.delete(cleanup));
-    }
-  };
-
-  return {
-    open(text) {
-      if (leftovers.size > 0 && connections.some((c) => c.open)) flushLeftovers();
-      return open(text);
-    },
-    command,
-    leftBehind(text) {
-      leftovers.add(text);
-    },
-    async close() {
-      closed = true;
-      await Promise.all([...cleanups]);
-      const ending = connections.splice(0).map(
-        (connection) =>
-          new Promise<void>((resolve) => {
-            connection.open = false;
-            connection.client.once('close', () => resolve());
-            connection.client.end();
-            // A server that does not answer the goodbye: drop the socket.
-            setTimeout(() => {
-              connection.client.destroy();
-              resolve();
-            }, 2_000).unref();
-          }),
-      );
-      await Promise.all(ending);
-    },
-  };
-}
-
-// ---- host keys ----
-
-interface PinnedKey {
-  type: string;
-  blob: Buffer;
-}
-
-/** The type and key blob of a `type base64 [comment]` line (a leading known_hosts host field is allowed); throws saying what is wrong. */
-function parseHostKey(line: string, where: string): PinnedKey {
-  const fields = line.trim().split(/\s+/);
-  const at = fields.findIndex((field) => Object.hasOwn(HOST_KEY_ALGORITHMS, field));
-  const problem = (why: string) => new Error(`ssh actuator ${where}: the hostKey "${line.slice(0, 120)}" ${why}; give the server's public key as one line "ssh-ed25519 AAAA…" (from ssh-keyscan, or /etc/ssh/ssh_host_ed25519_key.pub on the host)`);
-  if (at === -1 || at > 1 || fields[0]?.startsWith('@')) throw problem(`is not a public key of a supported type (${Object.keys(HOST_KEY_ALGORITHMS).join(', ')})`);
-  const type = fields[at]!;
-  const data = fields[at + 1] ?? '';
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(data)) throw problem('has no base64 key data after its type');
-  const blob = Buffer.from(data, 'base64');
-  if (blobType(blob) !== type) throw problem(`holds key data that is not a ${type} key`);
-  return { type, blob };
-}
-
-/** The key type written at the start of an SSH public key blob. */
-function blobType(blob: Buffer): string | undefined {
-  if (blob.length < 4) return undefined;
-  const length = blob.readUInt32BE(0);
-  if (length > 64 || blob.length < 4 + length) return undefined;
-  return blob.subarray(4, 4 + length).toString('latin1');
-}
-
-/** `SHA256:…` as `ssh-keygen -l` prints it. */
-function fingerprint(blob: Buffer): string {
-  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
-}
-
-function describeKey(blob: Buffer): string {
-  return `${blobType(blob) ?? 'an unknown key type'} ${fingerprint(blob)}`;
-}
-
-/** What went wrong while connecting, in words that say what to do. */
-function connectError(error: Error, offered: Buffer | undefined, options: PoolOptions): string {
-  const level = (error as Error & { level?: string }).level;
-  const where = options.where;
-  if (offered !== undefined && (options.pinned === undefined || !offered.equals(options.pinned.blob)) && /verification failed/i.test(error.message)) {
-    if (options.pinned === undefined) {
-      return `no host key is pinned for ${where}, so eventops did not log in. The server offered ${describeKey(offered)}; if that is the host's key (on the host: ssh-keygen -lf /etc/ssh/ssh_host_${(blobType(offered) ?? '').replace(/^ssh-|-.*$/g, '')}_key.pub), pin it as the actuator's hostKey: "${blobType(offered)} ${offered.toString('base64')}"`;
-    }
-    return `the host key of ${where} does not match the pinned one: expected ${describeKey(options.pinned.blob)}, the server offered ${describeKey(offered)}. eventops did not log in. If the host's key was changed on purpose, pin the new one; otherwise the connection may be intercepted`;
-  }
-  if (level === 'client-authentication') {
-    const given = [options.privateKey === undefined ? '' : 'private key', options.password === undefined ? '' : 'password'].filter(Boolean).join(' and ');
-    return `could not log in to ${where} as ${options.user}: the server accepted none of the credentials given (${given}); check the user and that the key is in its authorized_keys`;
-  }
-  if (level === 'client-timeout') return `could not connect to ${where}: no SSH handshake within ${durationText(options.connectTimeoutMs)} (is the host reachable, and is it an SSH server?)`;
-  return `could not connect to ${where}: ${error.message}`;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function assertNever(value: never): never {

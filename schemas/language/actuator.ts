@@ -20,6 +20,8 @@ export const ActuatorSpec = Type.Object(
           port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
           user: Type.String({ minLength: 1 }),
           privateKey: Type.Optional(SecretRef),
+          // Only with privateKey (rule actuator-connection): it decrypts an encrypted key.
+          passphrase: Type.Optional(SecretRef),
           password: Type.Optional(SecretRef),
           hostKey: Type.Optional(Type.String({ description: 'The server public key line, e.g. `ssh-ed25519 AAAA…`.' })),
         },

@@ -7,7 +7,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +31,8 @@ export interface TestSshd {
   hostKey: string;
   /** The user's password, when `startSshd({ password: true })`. */
   password?: string;
+  /** Adds a public key line (`ssh-ed25519 AAAA… comment`) to the keys `user` may log in with, at once. */
+  authorize(publicKey: string): Promise<void>;
   /** Every line sshd logged, oldest first. */
   log: string[];
   /** How many logins sshd accepted so far (one per SSH connection). */
@@ -157,6 +159,7 @@ export async function startSshd(options: { password?: boolean } = {}): Promise<T
     hostKey,
     ...(password === undefined ? {} : { password }),
     log,
+    authorize: (publicKey) => appendFile(join(dir, 'authorized_keys'), `${publicKey.trim()}\n`),
     logins: () => log.filter((line) => /^Accepted (publickey|password|keyboard-interactive\S*) for /.test(line)).length,
     kill: () => stop(0),
     start,

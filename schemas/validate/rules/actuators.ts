@@ -20,6 +20,9 @@ export const actuatorConnections: Rule = (ctx) => {
     if (spec.ssh && !spec.ssh.privateKey && !spec.ssh.password) {
       ctx.report(def, ['spec', 'ssh'], 'actuator-connection', 'an ssh actuator needs `privateKey: { secret: NAME }` or `password: { secret: NAME }`');
     }
+    if (spec.ssh?.passphrase && !spec.ssh.privateKey) {
+      ctx.report(def, ['spec', 'ssh', 'passphrase'], 'actuator-connection', 'a `passphrase` decrypts a `privateKey`, and this ssh actuator has none; add `privateKey: { secret: NAME }` or remove `passphrase`', { at: 'key' });
+    }
     if (spec.ssh && !spec.ssh.hostKey) {
       ctx.report(def, ['spec', 'ssh'], 'ssh-host-key', 'no `hostKey` is pinned, so eventops refuses to connect (its tasks fail, showing the key the server offered); add the server\'s public key line (`ssh-keyscan HOST`)', { severity: 'warning' });
     }

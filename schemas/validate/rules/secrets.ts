@@ -4,8 +4,8 @@
 import type { PathSegment } from '../../loader/parse-yaml.js';
 import type { Rule } from '../context.js';
 
-const KEY_NAMES = /(^|[-_.])(password|passwd|pwd|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|client[-_]?secret|credentials?|kubeconfig|auth)$/i;
-const CAMEL_KEYS = /(Password|Secret|Token|ApiKey|AccessKey|PrivateKey)$/;
+const KEY_NAMES = /(^|[-_.])(password|passwd|passphrase|pwd|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|client[-_]?secret|credentials?|kubeconfig|auth)$/i;
+const CAMEL_KEYS = /(Password|Passphrase|Secret|Token|ApiKey|AccessKey|PrivateKey)$/;
 const PATTERNS: [RegExp, string][] = [
   [/-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY( BLOCK)?-----/, 'a private key block'],
   [/LS0tLS1CRUdJTi[A-Za-z0-9+/=]{20,}/, 'a base64-encoded key or certificate block'],
