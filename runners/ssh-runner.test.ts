@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startSshd, type TestSshd } from '../test/helpers/sshd.js';
+import { BANNER_LINES, startSshd, type TestSshd } from '../test/helpers/sshd.js';
 import { runnerConformance } from './conformance.js';
 import { processAlive, signalGroup } from './process-group.js';
 import type { LogLine, Runner, TaskExecution } from './runner.js';
@@ -331,6 +331,19 @@ describe('ssh runner', () => {
     expect(await waitFor(() => !processAlive(pids[0]!), 10_000)).toBe(true);
     expect(await waitFor(() => !existsSync(folderOf(stdout)), 10_000)).toBe(true);
   }, 40_000);
+
+  it("reads the results whole when the user's shell rc prints to stdout in every session", async () => {
+    const runner = runnerWith({ user: sshd.rcUser });
+    const { result, stdout } = await run(runner, {
+      commands: ['echo "as $(id -un)"', 'echo "answer=42" >> "$EVENTOPS_OUTPUT"', 'export VERSION=1.2.3', 'echo "report" > report.txt'],
+      outputs: [{ name: 'version', fromEnv: 'VERSION' }, { name: 'report', fromFile: 'report.txt' }],
+    });
+    expect(result).toEqual({ status: 'succeeded', exitCode: 0, outputs: { answer: '42', version: '1.2.3', report: 'report' } });
+    // The rc's banner really is printed (it comes before the wrapper runs, so it is the task's first lines).
+    expect(stdout).toEqual([...BANNER_LINES.slice(0, -1), `${BANNER_LINES.at(-1)}as ${sshd.rcUser}`]);
+    const failed = await run(runner, { commands: ['exit 4'] });
+    expect(failed.result).toMatchObject({ status: 'failed', exitCode: 4, error: 'exit code 4' });
+  });
 
   it('rejects a run after close(), and close() is idempotent', async () => {
     const runner = runnerWith();

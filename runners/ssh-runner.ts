@@ -1,7 +1,8 @@
 // The `ssh` runner: runs a task on another host over SSH, as the user it logs in as. Each attempt
 // feeds the shared wrapper (remote-script.ts) to `sh -s`, which runs the task in a session of its
 // own under `${TMPDIR:-/tmp}`; its lines stream back masked, its results (exit code, outputs) are
-// read from a file afterwards, and its folder is removed. Timeout and cancel signal the task's
+// read from a file afterwards (printed between random markers, so whatever the user's shell rc
+// prints first is left out), and its folder is removed. Timeout and cancel signal the task's
 // whole process tree from a second session: SIGTERM, then SIGKILL after the grace period.
 // The server's host key must be pinned: a different key is refused, never accepted. One
 // connection per runner (= per actuator) is opened lazily and reused; more are opened when it
@@ -11,11 +12,12 @@ import type { LogStream, Runner, RunnerIo, TaskExecution, TaskResult } from './r
 import { attemptReport } from './attempt-report.js';
 import { createMasker } from './mask.js';
 import { createLineSplitter } from './line-splitter.js';
-import { executionProblem, parseResults, remoteScript, type RemoteScript } from './remote-script.js';
+import { createResultsSplitter, executionProblem, parseResults, remoteScript, type RemoteScript } from './remote-script.js';
 import { collectOutputs, OUTPUT_FILE_FACTOR } from './read-outputs.js';
 import { durationText } from './duration-text.js';
 import { createPool, delay, messageOf, type Pool, type Session } from './ssh-pool.js';
 import { parseHostKey } from './ssh-host-key.js';
+import { shellQuote } from './task-script.js';
 
 export interface SshRunnerOptions {
   host: string;
@@ -244,14 +246,19 @@ async function runAttempt(execution: TaskExecution, io: RunnerIo, pool: Pool, se
         const limit = (OUTPUT_FILE_FACTOR + execution.outputs.length) * settings.maxOutputBytes * 2 + 64 * 1024;
         let text: string;
         try {
-          const read = await pool.command(`cat ${wrapper.resultsFile}; __eo_status=$?; rm -rf ${wrapper.folder}; exit "$__eo_status"`, limit);
+          // Between markers: sshd runs the command through the user's login shell, whose rc files
+          // may print to stdout first (a banner in ~/.bashrc); only what lies between them is read.
+          const { start, end } = wrapper.markers;
+          const read = await pool.command(`printf '\\n%s\\n' ${shellQuote(start)}; cat ${wrapper.resultsFile}; __eo_status=$?; printf '%s\\n' ${shellQuote(end)}; rm -rf ${wrapper.folder}; exit "$__eo_status"`, limit);
           // Past the limit the session is closed, and the shell may not get to the removal.
           folderRemoved = !read.tooBig;
           if (read.tooBig) throw new Error(`they are larger than ${limit} bytes`);
-          text = read.stdout.toString('utf8');
+          const between = resultsBetween(read.stdout.toString('utf8'), wrapper.markers);
           // A session can end without its exit status (seen under load); whole results are still whole.
-          const whole = read.code === null && /(^|\n)end\n?$/.test(text);
+          const whole = read.code === null && between !== undefined && /(^|\n)end\n$/.test(between);
           if (read.code !== 0 && !whole) throw new Error(read.stderr.trim() || `cat exited with ${read.code}`);
+          if (between === undefined) throw new Error('they did not arrive whole between their markers (did the session end early?)');
+          text = between;
         } catch (error) {
           return ended('failed', 0, `the task ended well, but its results (exit code and outputs) could not be read from ${settings.where}: ${messageOf(error)}`);
         }
@@ -346,6 +353,16 @@ function watchExec(session: Session, script: string, emit: (stream: LogStream, t
     channel.on('error', (error: unknown) => emit('system', `the SSH session reported an error: ${messageOf(error)}`));
     channel.end(script);
   });
+}
+
+/**
+ * The text printed between the markers (results read by `cat`); what came before them (a login
+ * shell's rc output) is dropped. Undefined when the end marker never came.
+ */
+function resultsBetween(output: string, markers: RemoteScript['markers']): string | undefined {
+  const splitter = createResultsSplitter(markers, () => undefined);
+  for (const line of output.split('\n')) splitter.line(line);
+  return splitter.end();
 }
 
 /** Stops a task whose session was lost (unless its results show it ended), waits for the wrapper to write them, then removes its folder. */

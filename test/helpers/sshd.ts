@@ -1,6 +1,8 @@
 // A real OpenSSH server for tests: `sshd` on a free port of 127.0.0.1 with its own host key,
 // logging in a dedicated non-root user (`eventops-test`, created when missing) with a generated
-// client key, or a password when asked. Its log (LogLevel VERBOSE) is kept, so a test can count
+// client key, or a password when asked. A second user (`eventops-test-rc`, the same key) has bash
+// as its login shell and a ~/.bashrc that prints a banner, as many hosts' rc files do: sshd runs
+// every exec request through the login shell, and Debian's bash reads ~/.bashrc then. Its log (LogLevel VERBOSE) is kept, so a test can count
 // the logins it accepted. `kill()` ends it the hard way, with every connection it serves (the
 // users' own processes are left alone, as after a crash), and `start()` brings it back on the
 // same port with the same keys. Installing sshd and creating the user need root.
@@ -17,6 +19,10 @@ const run = promisify(execFile);
 
 /** The user the tests log in as; never root, home under /home. */
 export const TEST_USER = 'eventops-test';
+/** A user whose shell rc prints BANNER_LINES to stdout (for every SSH exec session). */
+export const RC_TEST_USER = 'eventops-test-rc';
+/** What RC_TEST_USER's ~/.bashrc prints: lines that look like results, and a last one without a newline. */
+export const BANNER_LINES = ['exit 7', 'Welcome to the build host (managed by config management)', 'end', 'no newline after this'];
 
 export interface TestSshd {
   host: string;
@@ -25,6 +31,8 @@ export interface TestSshd {
   /** The user's id and home folder on this machine. */
   uid: number;
   home: string;
+  /** RC_TEST_USER, who logs in with the same key (and password). */
+  rcUser: string;
   /** The client's private key (OpenSSH format), authorized for `user`. */
   privateKey: string;
   /** The server's public key as `ssh-ed25519 AAAA…`, to pin. */
@@ -49,7 +57,10 @@ export interface TestSshd {
 export async function startSshd(options: { password?: boolean } = {}): Promise<TestSshd> {
   const sshd = await sshdBinary();
   if (process.getuid?.() !== 0) throw new Error('the SSH tests start their own sshd and log in as a test user, which needs root: run them as root');
-  const account = await testUser();
+  const account = await testUser(TEST_USER, '/bin/sh', ['/bin/sh', '/bin/bash', '/usr/bin/bash', '/bin/dash']);
+  const rcAccount = await testUser(RC_TEST_USER, '/bin/bash', ['/bin/bash', '/usr/bin/bash']);
+  // The banner goes to stdout on purpose: that is what corrupts what a runner reads back.
+  await writeFile(join(rcAccount.home, '.bashrc'), `${BANNER_LINES.map((line, i) => (i === BANNER_LINES.length - 1 ? `printf '%s' ${JSON.stringify(line)}` : `echo ${JSON.stringify(line)}`)).join('\n')}\n`, { mode: 0o644 });
   await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
 
   // Readable by the user: sshd reads authorized_keys with the user's rights.
@@ -61,7 +72,7 @@ export async function startSshd(options: { password?: boolean } = {}): Promise<T
   let password: string | undefined;
   if (options.password) {
     password = randomBytes(18).toString('base64url');
-    await runWithInput('chpasswd', [], `${TEST_USER}:${password}\n`);
+    await runWithInput('chpasswd', [], `${TEST_USER}:${password}\n${RC_TEST_USER}:${password}\n`);
   }
   const port = await freePort();
   const config = join(dir, 'sshd_config');
@@ -80,7 +91,7 @@ export async function startSshd(options: { password?: boolean } = {}): Promise<T
       `PasswordAuthentication ${password === undefined ? 'no' : 'yes'}`,
       'KbdInteractiveAuthentication no',
       'PermitRootLogin no',
-      `AllowUsers ${TEST_USER}`,
+      `AllowUsers ${TEST_USER} ${RC_TEST_USER}`,
       'LogLevel VERBOSE',
       'UseDNS no',
       'PrintMotd no',
@@ -155,6 +166,7 @@ export async function startSshd(options: { password?: boolean } = {}): Promise<T
     user: TEST_USER,
     uid: account.uid,
     home: account.home,
+    rcUser: RC_TEST_USER,
     privateKey,
     hostKey,
     ...(password === undefined ? {} : { password }),
@@ -178,31 +190,31 @@ async function sshdBinary(): Promise<string> {
   return path;
 }
 
-/** TEST_USER's id and home, creating the user (shell /bin/sh, a home of its own) when missing. */
-async function testUser(): Promise<{ uid: number; home: string }> {
-  let entry = passwdEntry();
+/** The id and home of the test user `name`, creating it (login shell `shell`, a home of its own) when missing; its shell must be one of `accepted`. */
+async function testUser(name: string, shell: string, accepted: string[]): Promise<{ uid: number; home: string }> {
+  let entry = passwdEntry(name);
   if (!entry) {
     // `-p '*'`: no password, but not locked either (sshd without PAM refuses keys of a locked account).
-    await run('useradd', ['-m', '-s', '/bin/sh', '-p', '*', TEST_USER]).catch(async (error: unknown) => {
-      if (!passwdEntry()) throw error; // another test file created it meanwhile
+    await run('useradd', ['-m', '-s', shell, '-p', '*', name]).catch(async (error: unknown) => {
+      if (!passwdEntry(name)) throw error; // another test file created it meanwhile
     });
-    entry = passwdEntry();
+    entry = passwdEntry(name);
   }
-  if (!entry) throw new Error(`could not create the user ${TEST_USER}`);
-  if (entry.uid === 0 || entry.home === '/root' || entry.home === '/') throw new Error(`the user ${TEST_USER} must not be root nor live in ${entry.home}`);
-  if (!['/bin/sh', '/bin/bash', '/usr/bin/bash', '/bin/dash'].includes(entry.shell)) throw new Error(`the user ${TEST_USER} has the login shell ${entry.shell}; the SSH tests need a real one: usermod -s /bin/sh ${TEST_USER}`);
+  if (!entry) throw new Error(`could not create the user ${name}`);
+  if (entry.uid === 0 || entry.home === '/root' || entry.home === '/') throw new Error(`the user ${name} must not be root nor live in ${entry.home}`);
+  if (!accepted.includes(entry.shell)) throw new Error(`the user ${name} has the login shell ${entry.shell}; the SSH tests need ${shell}: usermod -s ${shell} ${name}`);
   // A locked account (`!` in /etc/shadow, useradd's default) cannot log in with a key without PAM.
   const shadow = readFileSync('/etc/shadow', 'utf8')
     .split('\n')
-    .find((l) => l.startsWith(`${TEST_USER}:`));
-  if (shadow?.split(':')[1]?.startsWith('!')) await run('usermod', ['-p', '*', TEST_USER]);
+    .find((l) => l.startsWith(`${name}:`));
+  if (shadow?.split(':')[1]?.startsWith('!')) await run('usermod', ['-p', '*', name]);
   return { uid: entry.uid, home: entry.home };
 }
 
-function passwdEntry(): { uid: number; home: string; shell: string } | undefined {
+function passwdEntry(name: string): { uid: number; home: string; shell: string } | undefined {
   const line = readFileSync('/etc/passwd', 'utf8')
     .split('\n')
-    .find((l) => l.startsWith(`${TEST_USER}:`));
+    .find((l) => l.startsWith(`${name}:`));
   if (!line) return undefined;
   const fields = line.split(':');
   return { uid: Number(fields[2]), home: fields[5] ?? '', shell: fields[6] ?? '' };
