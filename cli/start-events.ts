@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { activeTriggersCache, createActuatorRunners, startAgentDispatch, startAgentPresence, createBullmqDriver, createEmbeddedDriver, createRunEngine, createTaskWorker, definitionsAtRevision, matchStoredEvent, startNatsSource, startRunSweeper, startScheduler, startSweeper, type EventopsCatalog, type Job, type NatsSource, type QueueDriver, type RunEngine } from '../queue/index.js';
 import { runnerKinds } from './runner-kinds.js';
+import { createGithubSide } from './github-reports.js';
 import { createAgentHub, type AgentHub } from '../runners/index.js';
 import { sanitizeUrl, type Reconciler } from '../reconciler/index.js';
 import { events, type Database } from '../schemas/database/index.js';
@@ -46,7 +47,8 @@ export async function startEvents(config: Config, deps: { database: Database; re
   const stops: (() => Promise<void>)[] = [];
   const enqueue = async (jobs: readonly Job[]) => void (await driver.enqueueMany(jobs));
   const definitions = definitionsAtRevision(db);
-  const engine = createRunEngine({ db, definitions, enqueue, logger });
+  const github = createGithubSide(config, { db, secrets: deps.secrets });
+  const engine = createRunEngine({ db, definitions, enqueue, logger, ...(github ? { onRunStatus: (run) => github.reportJobs(run) } : {}) });
   const secret = (source: string, name: string) => {
     const allowed = config.sources.find((s) => s.name === source)?.secrets ?? [];
     if (!allowed.includes(name)) throw new Error(`source ${source} may not use secret ${name}: list it in sources[].secrets of eventops.yaml`);
@@ -79,12 +81,15 @@ export async function startEvents(config: Config, deps: { database: Database; re
         if (outcome) logger.info({ eventId, status: outcome.status, runs: outcome.runIds.length }, 'event matched');
         if (outcome && outcome.runIds.length > 0) {
           // Lost here, the runs are started by the run sweeper (they stay pending in the database).
-          await enqueue(outcome.runIds.map((runId) => ({ queue: 'runs', job: 'start-run', payload: { runId } }))).catch((error: unknown) => onError(error, 'enqueue start-run'));
+          const reports = github ? outcome.runIds.flatMap((runId) => github.reportJobs({ id: runId, status: 'pending' })) : [];
+          await enqueue([...outcome.runIds.map((runId) => ({ queue: 'runs' as const, job: 'start-run' as const, payload: { runId } })), ...reports]).catch((error: unknown) => onError(error, 'enqueue start-run'));
         }
       },
       'start-run': async ({ runId }) => engine.startRun(runId),
       'run-timeout': async ({ runId }) => void (await engine.stopRun(runId, 'timed_out', 'the run timed out')),
       'run-task': runTask,
+      // Without GitHub configured no report job is enqueued; one left from an earlier configuration does nothing.
+      'report-run': async ({ runId }) => github?.reporter.report(runId),
     },
     {
       concurrency: config.runs.concurrency,

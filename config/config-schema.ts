@@ -68,6 +68,8 @@ export const ConfigSchema = Type.Object(
           host: Type.Optional(Type.String({ minLength: 1 })),
           /** GET routes of `/api/v1` without a token; default false. */
           anonymousRead: Type.Optional(Type.Boolean()),
+          /** PUBLIC_URL: where people reach this server (links in check runs and comments), e.g. `https://eventops.example.com`; default none (no links). */
+          publicUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
         },
         { additionalProperties: false },
       ),
@@ -136,9 +138,15 @@ export const ConfigSchema = Type.Object(
     github: Type.Optional(
       Type.Object(
         {
-          /** The GitHub App (check runs, comments; a later version). */
+          /** The GitHub App that writes check runs and comments: its id and private key (PEM). */
           appId: Type.Optional(Type.Integer({ minimum: 1 })),
           privateKey: Type.Optional(SecretRef),
+          /** Instead of an App: a token (a fine-grained token or a bot's PAT) with checks, issues and pull requests access. */
+          token: Type.Optional(SecretRef),
+          /** GITHUB_API_URL: the REST API's base URL; default GitHub's. For GitHub Enterprise Server: `https://HOST/api/v3`. */
+          apiUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+          /** Check runs `eventops/<pipeline>` for runs of events that carry a repository and a commit; default true when the App or a token is set. */
+          checks: Type.Optional(Type.Boolean()),
           /** Secrets `X-Hub-Signature-256` may be signed with: several at once while rotating. */
           webhookSecrets: Type.Optional(Type.Array(SecretRef)),
         },

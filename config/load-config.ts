@@ -30,7 +30,7 @@ export interface SourceConfig {
 export interface Config {
   /** The file read, if any. */
   file?: string;
-  server: { port: number; host: string; anonymousRead: boolean };
+  server: { port: number; host: string; anonymousRead: boolean; publicUrl?: string };
   databaseUrl?: string;
   redisUrl?: string;
   /** Key prefix of the BullMQ queues. */
@@ -44,6 +44,8 @@ export interface Config {
   nats?: { url: string; stream: string; subjects: string[]; durable: string };
   /** Names of the secrets GitHub webhooks may be signed with (rotation: any of them). */
   githubWebhookSecrets: string[];
+  /** GitHub's API, when eventops writes to it: an App (its private key's secret name) or a token's secret name. */
+  github?: { auth: { appId: number; privateKeySecret: string } | { tokenSecret: string }; apiUrl?: string; checks: boolean };
   /** The sweeper: how often it looks, and how old an unmatched event must be to be re-enqueued. */
   queue: { sweepIntervalMs: number; sweepAfterMs: number };
   /** The run engine's workers: tasks at once per process, and the lease of a running task. */
@@ -76,6 +78,8 @@ const NAMED_ENV: Record<string, string[]> = {
   DATABASE_URL: ['database', 'url'],
   REDIS_URL: ['redis', 'url'],
   NATS_URL: ['nats', 'url'],
+  PUBLIC_URL: ['server', 'publicUrl'],
+  GITHUB_API_URL: ['github', 'apiUrl'],
   EVENTOPS_DATA_DIR: ['dataDir'],
   LOG_LEVEL: ['log', 'level'],
 };
@@ -225,7 +229,7 @@ function normalise(raw: RawConfig, base: string, file: string | undefined, origi
   const dataDir = raw.dataDir ?? '.eventops';
   return {
     ...(file ? { file } : {}),
-    server: { port: raw.server?.port ?? 8080, host: raw.server?.host ?? '0.0.0.0', anonymousRead: raw.server?.anonymousRead ?? false },
+    server: { port: raw.server?.port ?? 8080, host: raw.server?.host ?? '0.0.0.0', anonymousRead: raw.server?.anonymousRead ?? false, ...(raw.server?.publicUrl ? { publicUrl: raw.server.publicUrl.replace(/\/+$/, '') } : {}) },
     ...(raw.database?.url ? { databaseUrl: raw.database.url } : {}),
     ...(raw.redis?.url ? { redisUrl: raw.redis.url } : {}),
     dataDir: isAbsolute(dataDir) ? dataDir : resolve(base, dataDir),
@@ -234,11 +238,22 @@ function normalise(raw: RawConfig, base: string, file: string | undefined, origi
     sources,
     receivers: (raw.receivers ?? []).map((r, i) => receiver(r, i, origins)),
     githubWebhookSecrets: (raw.github?.webhookSecrets ?? []).map((s) => s.secret),
+    ...githubApi(raw.github, origins),
     queuePrefix: raw.redis?.prefix ?? 'eventops',
     runs: { concurrency: raw.runs?.concurrency ?? 8, leaseMs: parseDuration(raw.runs?.lease ?? '30s') as number },
     queue: { sweepIntervalMs: parseDuration(raw.queue?.sweepInterval ?? '30s') as number, sweepAfterMs: parseDuration(raw.queue?.sweepAfter ?? '1m') as number },
     ...(raw.nats ? { nats: { url: raw.nats.url ?? 'nats://127.0.0.1:4222', stream: raw.nats.stream, subjects: raw.nats.subjects, durable: raw.nats.durable ?? 'eventops' } } : {}),
   };
+}
+
+function githubApi(github: RawConfig['github'], origins: Origins): Pick<Config, 'github'> {
+  if (!github) return {};
+  const app = github.appId !== undefined || github.privateKey !== undefined;
+  if (app && (github.appId === undefined || github.privateKey === undefined)) throw new ConfigError(`${where(['github'], origins)}: github: a GitHub App needs both \`appId\` and \`privateKey\` (a secret holding its PEM key)`);
+  if (app && github.token) throw new ConfigError(`${where(['github', 'token'], origins)}: github: give a GitHub App (\`appId\`, \`privateKey\`) or a \`token\`, not both`);
+  if (!app && !github.token) return {};
+  const auth = app ? { appId: github.appId as number, privateKeySecret: (github.privateKey as { secret: string }).secret } : { tokenSecret: (github.token as { secret: string }).secret };
+  return { github: { auth, ...(github.apiUrl ? { apiUrl: github.apiUrl.replace(/\/+$/, '') } : {}), checks: github.checks ?? true } };
 }
 
 function receiver(r: NonNullable<RawConfig['receivers']>[number], i: number, origins: Origins): ReceiverConfig {

@@ -2,3 +2,6 @@
 // GitHub. Other folders import only from here.
 export { createGithubClient, type GithubAuth, type GithubClient, type GithubClientOptions } from './github-client.js';
 export { GithubRateLimitedError, rateLimitWait, SECONDARY_DEFAULT_WAIT_MS } from './rate-limit.js';
+export { reportTarget, type ReportTarget } from './report-target.js';
+export { checkOutput, checkState, annotationBatches, ANNOTATIONS_PER_REQUEST, CHECK_TEXT_LIMIT, type CheckOutput, type CheckState } from './check-output.js';
+export { createRunReporter, ReportBusyError, type RunReporter, type RunReporterDeps } from './run-report.js';

@@ -130,7 +130,6 @@ const Id = Type.String({ minLength: 1, maxLength: 200 });
  * checks the stored state under the run's lock before it acts, so a job run twice does nothing
  * twice.
  */
-// `reports` (check runs, comments, CloudEvents) comes with the GitHub and notification versions.
 const RunId = Type.Object({ runId: Id }, { additionalProperties: false });
 
 export const eventopsCatalog = defineCatalog({
@@ -155,6 +154,20 @@ export const eventopsCatalog = defineCatalog({
       attempts: 5,
       backoff: { type: 'exponential', delayMs: 1_000 },
       jobId: (p) => `run-task:${p.runId}:${p.task}:${p.attempt}`,
+    }),
+  },
+  reports: {
+    /**
+     * Bring what GitHub shows of a run (its check run) up to the run's state now. One job per run
+     * status (a later status does not wait behind an earlier job); each reads the current state,
+     * so one that runs late or twice writes nothing stale. Retried for about 2 hours, so a GitHub
+     * outage delays reports and never touches runs.
+     */
+    'report-run': defineJob({
+      payload: Type.Object({ runId: Id, status: Id }, { additionalProperties: false }),
+      attempts: 12,
+      backoff: { type: 'exponential', delayMs: 2_000 },
+      jobId: (p) => `report-run:${p.runId}:${p.status}`,
     }),
   },
 });

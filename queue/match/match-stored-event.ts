@@ -3,7 +3,7 @@
 // records every verdict on the event — all in one transaction, and only while the event is still
 // `received`, so an event is matched once however often its job runs.
 import { randomUUID } from 'node:crypto';
-import { and, eq, gt, sql, TransactionRollbackError } from 'drizzle-orm';
+import { and, eq, gt, isNull, sql, TransactionRollbackError } from 'drizzle-orm';
 import { events, runs, type Db, type EventRow } from '../../schemas/database/index.js';
 import { createEvent, matchEvent, type NormalizedEvent, type PlannedRun, type TriggerVerdict } from '../matching/index.js';
 import type { ActiveTriggersCache } from './active-triggers.js';
@@ -70,6 +70,24 @@ export async function matchStoredEvent(deps: MatchDeps, eventId: string): Promis
         (verdict.runs ??= []).push(inserted.id);
       }
     }
+    // A "Re-run" clicked on one of eventops' check runs: the same pipeline, trigger, inputs and
+    // revision, started by this event (so the new run gets a check run of its own).
+    const rerun = rerunRequested(row);
+    if (rerun !== undefined) {
+      const [earlier] = await tx.select().from(runs).where(and(eq(runs.id, rerun), isNull(runs.parentRunId)));
+      if (earlier) {
+        const id = randomUUID();
+        const [inserted] = await tx
+          .insert(runs)
+          .values({ id, source: earlier.source, trigger: earlier.trigger, pipeline: earlier.pipeline, pipelineIndex: earlier.pipelineIndex, revisionId: earlier.revisionId, eventId, inputs: earlier.inputs })
+          .onConflictDoNothing()
+          .returning({ id: runs.id });
+        if (inserted) {
+          runIds.push(inserted.id);
+          verdicts.push({ source: earlier.source, trigger: earlier.trigger, verdict: 'matched', reason: `a re-run of run ${earlier.id} (pipeline ${earlier.pipeline}), asked for on its GitHub check run`, runs: [inserted.id] });
+        }
+      }
+    }
     const status: MatchOutcome['status'] = verdicts.some((v) => v.verdict === 'matched' || v.verdict === 'deduplicated') ? 'matched' : 'unmatched';
     const updated = await tx
       .update(events)
@@ -106,4 +124,12 @@ export function toNormalizedEvent(row: EventRow): NormalizedEvent {
     body: row.body,
     receivedAt: row.receivedAt,
   });
+}
+
+/** The run whose check run (`eventops/<pipeline>`, its external id the run's id) a `check_run.rerequested` event asks to run again. */
+export function rerunRequested(row: Pick<EventRow, 'source' | 'type' | 'action' | 'body'>): string | undefined {
+  if (row.source !== 'github' || row.type !== 'check_run' || row.action !== 'rerequested') return undefined;
+  const checkRun = (row.body as { check_run?: { name?: unknown; external_id?: unknown } } | null)?.check_run;
+  if (typeof checkRun?.name !== 'string' || !checkRun.name.startsWith('eventops/')) return undefined;
+  return typeof checkRun.external_id === 'string' && checkRun.external_id !== '' ? checkRun.external_id : undefined;
 }

@@ -24,6 +24,8 @@ export interface RunEngineDeps {
   definitions: DefinitionsAtRevision;
   enqueue(jobs: readonly Job[]): Promise<void>;
   logger: Logger;
+  /** Jobs to enqueue when a top-level run's status changes (reports to GitHub); default none. */
+  onRunStatus?(run: RunRow): Job[];
 }
 
 /** What a worker reports for one attempt of a task: the runner's result, and its last log lines not yet stored (written with the result, in its transaction). */
@@ -190,6 +192,7 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
       .where(eq(runs.id, l.run.id))
       .returning();
     l.dirty = true;
+    if (row && row.status !== l.run.status && row.parentRunId === null && deps.onRunStatus) l.after.push(...deps.onRunStatus(row));
     if (row) l.run = row;
   }
 

@@ -350,3 +350,26 @@ export const agents = pgTable('agents', {
   disconnectedAt: timestamp('disconnected_at', { withTimezone: true }),
 });
 export type AgentRow = typeof agents.$inferSelect;
+
+/**
+ * What eventops wrote to GitHub for a top-level run: where (repository, commit, pull request,
+ * installation) and the check run it created, so that run's later states update that check run
+ * (PATCH) and never create a second one. `lockUntil` lets one reporter at a time write for a run.
+ */
+export const githubReports = pgTable('github_reports', {
+  runId: text('run_id')
+    .primaryKey()
+    .references(() => runs.id, { onDelete: 'cascade' }),
+  owner: text('owner').notNull(),
+  repo: text('repo').notNull(),
+  /** The commit the check run is on; null until known (a comment on a PR: looked up). */
+  headSha: text('head_sha'),
+  pullNumber: integer('pull_number'),
+  installationId: bigint('installation_id', { mode: 'number' }),
+  checkRunId: bigint('check_run_id', { mode: 'number' }),
+  /** The run status the check run shows now. */
+  reportedStatus: text('reported_status'),
+  lockUntil: timestamp('lock_until', { withTimezone: true }),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+export type GithubReportRow = typeof githubReports.$inferSelect;

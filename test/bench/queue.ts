@@ -134,6 +134,7 @@ async function round(store: Store, measure: Measure, count: number, n: number): 
         'start-run': notHere,
         'run-timeout': notHere,
         'run-task': notHere,
+        'report-run': notHere,
       },
       { concurrency: IN_FLIGHT, queues: ['events'] },
     );

@@ -1,0 +1,146 @@
+// The `report-run` job: makes the check run `eventops/<pipeline>` on the run's commit show the
+// run as it is now. The first report creates the check run and stores its id; every later one
+// PATCHes that id, so a run never gets two. One reporter at a time writes for a run (a lease in
+// `github_reports.lock_until`); a job that finds the lease taken fails and is retried by the
+// queue. Annotations go with the completing report only (GitHub appends them), 50 per request.
+import { and, asc, desc, eq, isNull, lte, or, gt, sql } from 'drizzle-orm';
+import { definitions, events, githubReports, logChunks, revisions, runs, taskRuns, type Db, type GithubReportRow } from '../schemas/database/index.js';
+import { annotationBatches, checkOutput, checkState } from './check-output.js';
+import type { GithubClient } from './github-client.js';
+import { reportTarget } from './report-target.js';
+
+export interface RunReporterDeps {
+  db: Db;
+  client: GithubClient;
+  /** Where people reach this server: the check run links to `<publicUrl>/runs/<id>`. */
+  publicUrl?: string;
+  /** The path in `owner/repo` of a definition file of `source`, when that source is that repository; else undefined. */
+  repoPath?(source: string, owner: string, repo: string, file: string): string | undefined;
+  /** How long one report may hold a run's lease; default 60 s. */
+  leaseMs?: number;
+  now?: () => number;
+}
+
+/** Lines of a failed task's log put in the check run's text. */
+const LOG_TAIL_LINES = 60;
+
+/** Thrown when another reporter holds the run's lease: a transient error, the job is retried. */
+export class ReportBusyError extends Error {
+  readonly kind = 'transient';
+  readonly reason = 'ReportBusy';
+}
+
+export interface RunReporter {
+  /** Brings the run's check run up to date; does nothing for a run whose event has no commit or PR. */
+  report(runId: string): Promise<void>;
+}
+
+export function createRunReporter(deps: RunReporterDeps): RunReporter {
+  const { db } = deps;
+  const now = deps.now ?? Date.now;
+  const leaseMs = deps.leaseMs ?? 60_000;
+
+  async function report(runId: string): Promise<void> {
+    const [row] = await db.select({ run: runs, event: events }).from(runs).innerJoin(events, eq(events.id, runs.eventId)).where(eq(runs.id, runId));
+    if (!row || row.run.parentRunId !== null) return;
+    const target = reportTarget(row.event);
+    if (!target) return;
+    await db
+      .insert(githubReports)
+      .values({ runId, owner: target.owner, repo: target.repo, headSha: target.headSha ?? null, pullNumber: target.pullNumber ?? null, installationId: target.installationId ?? null })
+      .onConflictDoNothing();
+    const [held] = await db
+      .update(githubReports)
+      .set({ lockUntil: sql`now() + ${leaseMs}::double precision * interval '1 millisecond'` })
+      .where(and(eq(githubReports.runId, runId), or(isNull(githubReports.lockUntil), lte(githubReports.lockUntil, sql`now()`))))
+      .returning();
+    if (!held) throw new ReportBusyError(`another reporter is writing the check run of run ${runId}; this report is retried`);
+    try {
+      await write(held);
+    } finally {
+      await db.update(githubReports).set({ lockUntil: null, updatedAt: sql`now()` }).where(eq(githubReports.runId, runId));
+    }
+  }
+
+  async function write(held: GithubReportRow): Promise<void> {
+    const { runId, owner, repo } = held;
+    const octokit = await deps.client.forRepo(owner, repo, held.installationId ?? undefined);
+    let headSha = held.headSha;
+    if (headSha === null) {
+      if (held.pullNumber === null) return;
+      const { data } = await octokit.rest.pulls.get({ owner, repo, pull_number: held.pullNumber });
+      headSha = data.head.sha;
+      await db.update(githubReports).set({ headSha }).where(eq(githubReports.runId, runId));
+    }
+    // The run as it is now, read under the lease: a late job writes the latest state, not its own.
+    const [current] = await db.select({ run: runs, commit: revisions.commit }).from(runs).innerJoin(revisions, eq(revisions.id, runs.revisionId)).where(eq(runs.id, runId));
+    if (!current) return;
+    const { run } = current;
+    if (held.checkRunId !== null && held.reportedStatus === run.status) return;
+    const tasks = await db.select().from(taskRuns).where(eq(taskRuns.runId, runId)).orderBy(asc(taskRuns.position));
+    const state = checkState(run.status);
+    const completed = state.status === 'completed';
+    const failed = completed ? tasks.find((t) => t.status === 'failed' || t.status === 'timed_out') : undefined;
+    const failedLog = failed ? { task: failed.name, lines: await logTail(runId, failed.name, failed.attempt) } : undefined;
+    const pipelineFile = completed ? await pipelineFileOf(run.source, run.pipeline, run.revisionId, owner, repo) : undefined;
+    const runUrl = deps.publicUrl ? `${deps.publicUrl}/runs/${encodeURIComponent(runId)}` : undefined;
+    const output = checkOutput({
+      run: { id: runId, pipeline: run.pipeline, status: run.status, error: run.error, revision: current.commit, source: run.source },
+      tasks,
+      ...(failedLog ? { failedLog } : {}),
+      ...(pipelineFile ? { pipelineFile } : {}),
+      ...(runUrl ? { runUrl } : {}),
+      now: now(),
+    });
+    const [first, ...rest] = annotationBatches(output.annotations);
+    const fields = {
+      status: state.status,
+      ...(state.conclusion ? { conclusion: state.conclusion, completed_at: (run.finishedAt ?? new Date(now())).toISOString() } : {}),
+      ...(run.startedAt ? { started_at: run.startedAt.toISOString() } : {}),
+      ...(runUrl ? { details_url: runUrl } : {}),
+      output: { title: output.title, summary: output.summary, ...(output.text ? { text: output.text } : {}), ...(first!.length > 0 ? { annotations: first! } : {}) },
+    };
+    let checkRunId = held.checkRunId;
+    if (checkRunId === null) {
+      const { data } = await octokit.rest.checks.create({ owner, repo, name: `eventops/${run.pipeline}`, head_sha: headSha, external_id: runId, ...fields });
+      checkRunId = data.id;
+      // Stored at once: whatever fails next, later reports PATCH this check run.
+      await db.update(githubReports).set({ checkRunId }).where(eq(githubReports.runId, runId));
+    } else {
+      await octokit.rest.checks.update({ owner, repo, check_run_id: checkRunId, ...fields });
+    }
+    for (const batch of rest) {
+      await octokit.rest.checks.update({ owner, repo, check_run_id: checkRunId, output: { title: output.title, summary: output.summary, annotations: batch } });
+    }
+    await db.update(githubReports).set({ reportedStatus: run.status }).where(eq(githubReports.runId, runId));
+  }
+
+  async function logTail(runId: string, task: string, attempt: number): Promise<string[]> {
+    const chunks = await db
+      .select({ lines: logChunks.lines })
+      .from(logChunks)
+      .where(and(eq(logChunks.runId, runId), eq(logChunks.task, task), eq(logChunks.attempt, attempt)))
+      .orderBy(desc(logChunks.id))
+      .limit(LOG_TAIL_LINES);
+    const lines: string[] = [];
+    for (const chunk of chunks) {
+      lines.unshift(...chunk.lines.map((l) => l.text));
+      if (lines.length >= LOG_TAIL_LINES) break;
+    }
+    return lines.slice(-LOG_TAIL_LINES);
+  }
+
+  async function pipelineFileOf(source: string, pipeline: string, revisionId: number, owner: string, repo: string): Promise<{ path: string; line: number } | undefined> {
+    if (!deps.repoPath) return undefined;
+    const [def] = await db
+      .select({ file: definitions.file, line: definitions.line })
+      .from(definitions)
+      .where(and(eq(definitions.source, source), eq(definitions.kind, 'Pipeline'), eq(definitions.name, pipeline), lte(definitions.addedRevisionId, revisionId), or(isNull(definitions.removedRevisionId), gt(definitions.removedRevisionId, revisionId))))
+      .limit(1);
+    if (!def) return undefined;
+    const path = deps.repoPath(source, owner, repo, def.file);
+    return path === undefined ? undefined : { path, line: Math.max(1, def.line) };
+  }
+
+  return { report };
+}
