@@ -1,10 +1,12 @@
 // The batch/v1 Job of one kubernetes attempt, and the names and labels on it. The Job holds no
-// value of the task's (env, secrets, commands): those travel in the attempt's Secret, mounted
-// read-only. The container's entry script (ENTRY) runs the wrapper and tags its stderr so the
-// runner can tell it apart in the merged log.
+// value of the task's (env, secrets, commands): those travel in the attempt's Secret. A task with
+// commands runs the wrapper, mounted read-only from the Secret, through the entry script (ENTRY),
+// which tags its stderr so the runner can tell it apart in the merged log. A task without
+// commands runs its image as built ("plain"): no command, the Secret's keys as its environment.
 import { randomBytes } from 'node:crypto';
-import type { V1Job } from '@kubernetes/client-node';
+import type { V1Container, V1Job } from '@kubernetes/client-node';
 import type { TaskExecution } from './runner.js';
+import { VARIABLE_NAME } from './task-script.js';
 
 /** The labels of every Job (and its pod and Secret) this runner creates. */
 export const KUBERNETES_LABELS = {
@@ -23,6 +25,10 @@ export const CONTAINER = 'task';
 const MOUNT = '/eventops';
 /** A finished Job left behind (keepJobs, or a runner that died) is removed by Kubernetes after this. */
 export const TTL_SECONDS = 3600;
+/** Where a plain container writes `$EVENTOPS_OUTPUT`: its termination log, which the kubelet reports in the container's terminated state. */
+export const TERMINATION_LOG = '/dev/termination-log';
+/** The kubelet keeps this much of the termination log: its last 4096 bytes. */
+export const TERMINATION_LOG_BYTES = 4096;
 /** The Job's activeDeadlineSeconds is the timeout plus this, so the runner's own timeout acts first. */
 const DEADLINE_MARGIN_SECONDS = 60;
 
@@ -59,9 +65,12 @@ const ENTRY = [
   'exit "$code"',
 ].join('\n');
 
+/** How the container runs the task: the wrapper (its commands), or the image as built. */
+export type JobMode = { kind: 'wrapper'; stderrTag: string } | { kind: 'plain'; execution: Pick<TaskExecution, 'runId' | 'task' | 'attempt'> };
+
 export interface JobInput {
   name: string;
-  /** The attempt's Secret: `run.sh`, the wrapper. */
+  /** The attempt's Secret: `run.sh` (the wrapper), or the task's env as keys (plain). */
   secretName: string;
   labels: Record<string, string>;
   annotations: Record<string, string>;
@@ -69,7 +78,7 @@ export interface JobInput {
   resources: TaskExecution['resources'];
   timeoutMs: number | undefined;
   graceSeconds: number;
-  stderrTag: string;
+  mode: JobMode;
 }
 
 /** The Job of one attempt: backoffLimit 0, restartPolicy Never, activeDeadlineSeconds and ttlSecondsAfterFinished as backstops. */
@@ -98,15 +107,37 @@ export function jobSpec(input: JobInput): V1Job {
             {
               name: CONTAINER,
               image: input.image,
-              command: ['sh', '-c', ENTRY, 'eventops-entry', `${MOUNT}/run.sh`, input.stderrTag],
-              volumeMounts: [{ name: 'eventops', mountPath: MOUNT, readOnly: true }],
+              ...(input.mode.kind === 'wrapper' ? wrapperContainer(input.mode.stderrTag) : plainContainer(input.secretName, input.mode.execution)),
               ...(hasLimits ? { resources: { limits, requests: limits } } : {}),
             },
           ],
-          volumes: [{ name: 'eventops', secret: { secretName: input.secretName, defaultMode: 0o444 } }],
+          ...(input.mode.kind === 'wrapper' ? { volumes: [{ name: 'eventops', secret: { secretName: input.secretName, defaultMode: 0o444 } }] } : {}),
         },
       },
     },
+  };
+}
+
+function wrapperContainer(stderrTag: string): Omit<V1Container, 'name'> {
+  return {
+    command: ['sh', '-c', ENTRY, 'eventops-entry', `${MOUNT}/run.sh`, stderrTag],
+    volumeMounts: [{ name: 'eventops', mountPath: MOUNT, readOnly: true }],
+  };
+}
+
+// No command or args: the image's ENTRYPOINT and CMD run. The task's env comes from the Secret,
+// so its values stay out of the spec; `env` (which wins over `envFrom`) holds only the runner's own.
+function plainContainer(secretName: string, execution: Pick<TaskExecution, 'runId' | 'task' | 'attempt'>): Omit<V1Container, 'name'> {
+  return {
+    envFrom: [{ secretRef: { name: secretName } }],
+    env: [
+      { name: 'EVENTOPS_RUN_ID', value: execution.runId },
+      { name: 'EVENTOPS_TASK', value: execution.task },
+      { name: 'EVENTOPS_ATTEMPT', value: String(execution.attempt) },
+      { name: 'EVENTOPS_OUTPUT', value: TERMINATION_LOG },
+    ],
+    terminationMessagePath: TERMINATION_LOG,
+    terminationMessagePolicy: 'File',
   };
 }
 
@@ -142,6 +173,15 @@ export function labelValue(text: string): string {
     .slice(0, 63)
     .replace(/^[^A-Za-z0-9]+/, '')
     .replace(/[^A-Za-z0-9]+$/, '');
+}
+
+/** Why a task without commands cannot run as its image was built; undefined when it can. */
+export function plainProblem(execution: TaskExecution): string | undefined {
+  const captured = execution.outputs.find((o) => o.fromEnv !== undefined || o.fromFile !== undefined);
+  if (captured) return `output "${captured.name}": ${captured.fromEnv !== undefined ? `fromEnv "${captured.fromEnv}"` : `fromFile "${captured.fromFile}"`} needs \`commands\`: a task without commands runs its image as built, and its outputs can only be name=value lines written to $EVENTOPS_OUTPUT (at most ${TERMINATION_LOG_BYTES} bytes); add commands, or write the output there`;
+  const badEnv = Object.keys(execution.env).find((name) => !VARIABLE_NAME.test(name));
+  if (badEnv !== undefined) return `env "${badEnv}" is not a variable name (letters, digits and _, not starting with a digit)`;
+  return undefined;
 }
 
 /** Why the task's resources cannot become the container's limits; undefined when they can. */

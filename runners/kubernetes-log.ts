@@ -1,7 +1,8 @@
 // The log of an attempt's pod turned back into the task's lines. Kubernetes merges a container's
 // stdout and stderr into one log: the entry script (kubernetes-job.ts) prefixes each stderr line
 // with a per-attempt tag, and the wrapper prints the results between markers after the task's own
-// output. Each task line is masked whole before a long one is cut, so a cut cannot split a secret.
+// output. An image run as built (plain) has neither: its whole log is stdout. Each task line is
+// masked whole before a long one is cut, so a cut cannot split a secret.
 import type { LogStream } from './runner.js';
 import { createLineSplitter, MAX_LINE_BYTES } from './line-splitter.js';
 import { createResultsSplitter, type RemoteScript } from './remote-script.js';
@@ -56,6 +57,23 @@ export function wrapperLog(input: WrapperLogInput): PodLog {
       if (stdoutPart !== undefined) results.line(stdoutPart);
       stdoutPart = undefined;
       return results.end();
+    },
+  };
+}
+
+/** Lines a plain container's log is first cut into (to be masked whole, then cut again): a secret across this cut is masked in neither piece. */
+const PLAIN_LINE_BYTES = 1024 * 1024;
+
+/** The log of an image run as built: every line is stdout, and no results are printed. */
+export function plainLog(input: Pick<WrapperLogInput, 'mask' | 'emitMasked'>): PodLog {
+  const taskLine = maskedLines(input.mask, input.emitMasked);
+  const lines = createLineSplitter((text) => taskLine('stdout', text), PLAIN_LINE_BYTES);
+  return {
+    write: (chunk) => lines.write(chunk),
+    complete: () => false,
+    end() {
+      lines.end();
+      return undefined;
     },
   };
 }

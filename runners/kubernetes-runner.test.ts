@@ -1,8 +1,9 @@
 // The kubernetes runner: the shared conformance suite against a fake API server whose pods run
 // for real on this host (test/helpers/fake-kubernetes.ts), then what only a Job-per-attempt runner
 // can show: the Job it creates (labels, limits, backstops, no task values in it), that the Job,
-// its pod and its Secret go after every kind of end, image pull failures, namespace and context,
-// kubeconfig problems. One case runs against a real cluster, only when KUBECONFIG names one.
+// its pod and its Secret go after every kind of end, image pull failures, pods the cluster refuses
+// to create, images run as built (tasks without commands), namespace and context, kubeconfig
+// problems. One case runs against a real cluster, only when KUBECONFIG names one.
 import { existsSync, readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -11,9 +12,20 @@ import { createKubernetesRunner, jobName, labelValue, type KubernetesRunnerOptio
 import type { LogLine, Runner, TaskExecution } from './runner.js';
 import { attemptReport } from './attempt-report.js';
 import { createMasker } from './mask.js';
-import { exceededQuota, podSecurityRestricted, startFakeKubernetes, type FakeKubernetes, type KubeObject, type PodAdmission, type RecordedRequest } from '../test/helpers/fake-kubernetes.js';
+import { exceededQuota, podSecurityRestricted, startFakeKubernetes, type FakeImage, type FakeKubernetes, type KubeObject, type PodAdmission, type RecordedRequest } from '../test/helpers/fake-kubernetes.js';
 
 const IMAGE = 'busybox:1.36';
+// Images run as built (tasks without commands), from the fake's image registry.
+const HELLO = 'eventops-test/hello:1';
+const WRITES_OUTPUTS = 'eventops-test/outputs:1';
+const IMAGES: Record<string, FakeImage> = {
+  // Its env (the task's), a line on stderr, and the exit code $EXIT_CODE.
+  [HELLO]: { entrypoint: ['sh', '-c', 'echo "hello $WHO from $EVENTOPS_TASK"; echo "token=$TOKEN"; echo "to stderr" >&2; exit "${EXIT_CODE:-0}"'] },
+  // ENTRYPOINT and CMD together; outputs written to $EVENTOPS_OUTPUT, one of them over two lines.
+  [WRITES_OUTPUTS]: { entrypoint: ['sh', '-c'], cmd: ['echo "greeting=hi $WHO" >> "$EVENTOPS_OUTPUT"; printf "multi<<EOF\\nline 1\\nline 2\\nEOF\\n" >> "$EVENTOPS_OUTPUT"; echo done'] },
+  'eventops-test/big-outputs:1': { entrypoint: ['sh', '-c', 'printf "big=%05000d\\n" 0 >> "$EVENTOPS_OUTPUT"'] },
+  'eventops-test/sleeper:1': { entrypoint: ['sh', '-c', 'echo started; sleep 30'] },
+};
 
 runnerConformance('kubernetes', async () => {
   const fake = await startFakeKubernetes();
@@ -34,7 +46,7 @@ runnerConformance('kubernetes', async () => {
 describe('kubernetes runner', () => {
   let fake: FakeKubernetes;
   beforeAll(async () => {
-    fake = await startFakeKubernetes({ namespaces: ['default', 'ci', 'other'] });
+    fake = await startFakeKubernetes({ namespaces: ['default', 'ci', 'other'], images: IMAGES });
   });
   afterAll(async () => {
     await fake?.close();
@@ -289,7 +301,7 @@ describe('kubernetes runner', () => {
   describe('a pod the cluster refuses to create', () => {
     // A fake of its own per case: admission is an option of the API server.
     const withAdmission = async (admitPod: PodAdmission, body: (server: FakeKubernetes) => Promise<void>) => {
-      const server = await startFakeKubernetes({ admitPod, podRetryMs: 100 });
+      const server = await startFakeKubernetes({ admitPod, podRetryMs: 100, images: IMAGES });
       try {
         await body(server);
         await until(() => server.runningContainers() === 0 && server.objects('pods').length === 0);
@@ -303,13 +315,16 @@ describe('kubernetes runner', () => {
 
     it('fails the attempt within seconds, quoting the API server, when PodSecurity or a webhook refuses the pod', async () => {
       const webhook: PodAdmission = ({ name }) => `admission webhook "images.policy.example.com" denied the request: pods "${name}": images from docker.io are not allowed`;
-      const cases: [PodAdmission, string[]][] = [
-        [podSecurityRestricted(), ['is forbidden: violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false (container "task" must set securityContext.allowPrivilegeEscalation=false)', 'pod-security.kubernetes.io/enforce']],
-        [webhook, ['admission webhook "images.policy.example.com" denied the request', "meet the webhook's policy"]],
+      const podSecurity = ['is forbidden: violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false (container "task" must set securityContext.allowPrivilegeEscalation=false)', 'pod-security.kubernetes.io/enforce'];
+      // The last case: an image run as built (no commands) is refused the same way.
+      const cases: [PodAdmission, string[], Partial<TaskExecution>][] = [
+        [podSecurityRestricted(), podSecurity, { commands: ['echo ran'] }],
+        [webhook, ['admission webhook "images.policy.example.com" denied the request', "meet the webhook's policy"], { commands: ['echo ran'] }],
+        [podSecurityRestricted(), podSecurity, { image: HELLO, commands: [] }],
       ];
-      for (const [admitPod, messages] of cases) {
+      for (const [admitPod, messages, task] of cases) {
         await withAdmission(admitPod, async (server) => {
-          const { result, stdout, ms, requests } = await run({ commands: ['echo ran'], timeoutMs: 12_000 }, { on: server });
+          const { result, stdout, ms, requests } = await run({ ...task, timeoutMs: 12_000 }, { on: server });
           expect(result).toMatchObject({ status: 'failed', exitCode: null });
           expect(result.error).toMatch(/^the cluster refused to create the pod of the Job eventops-k8s-1-[0-9a-f]{8} in namespace "default" of http:\/\/127\.0\.0\.1:\d+: /);
           for (const message of messages) expect(result.error).toContain(message);
@@ -354,6 +369,84 @@ describe('kubernetes runner', () => {
         expect(result).toMatchObject({ status: 'timed_out', exitCode: null });
         expect(result.error).toMatch(/^the Job eventops-k8s-1-[0-9a-f]{8} failed before it had a pod \(DeadlineExceeded: Job was active longer than specified deadline\)$/);
       });
+    });
+  });
+
+  describe('a task without commands: the image runs as built', () => {
+    it('runs its entrypoint with the env from the Secret only, every line on stdout, secrets masked', async () => {
+      const token = 'tok-plain-9e2b41';
+      const value = 'plain-env-value-5d1a';
+      let pods: KubeObject[] = [];
+      const { result, stdout, stderr, system, requests } = await run(
+        { image: HELLO, commands: [], env: { WHO: value, TOKEN: token }, secrets: [token], workdir: 'sub', shell: 'bash' },
+        {
+          onLine: (line) => {
+            // The pod as the cluster holds it while the task runs.
+            if (line.stream === 'system' && line.text.startsWith('running in pod')) pods = fake.objects('pods');
+          },
+        },
+      );
+      expect(result).toEqual({ status: 'succeeded', exitCode: 0, outputs: {} });
+      // Kubernetes merges the streams and nothing tags stderr: all of it is stdout.
+      expect([...stdout].sort()).toEqual([`hello ${value} from k8s`, 'to stderr', 'token=***']);
+      expect(stderr).toEqual([]);
+      expect(system).toContain('workdir and shell are not used: the task has no commands, so its image runs as built');
+      const [job] = created(requests, 'jobs') as [JobBody];
+      const [secret] = created(requests, 'secrets') as [KubeObject & { data: Record<string, string> }];
+      const container = job.spec.template.spec.containers[0]!;
+      expect(container.command).toBeUndefined();
+      expect(container.args).toBeUndefined();
+      expect(container.envFrom).toEqual([{ secretRef: { name: secret.metadata.name } }]);
+      expect(container.env).toEqual([
+        { name: 'EVENTOPS_RUN_ID', value: expect.stringMatching(/^[0-9a-f-]{36}$/) },
+        { name: 'EVENTOPS_TASK', value: 'k8s' },
+        { name: 'EVENTOPS_ATTEMPT', value: '1' },
+        { name: 'EVENTOPS_OUTPUT', value: '/dev/termination-log' },
+      ]);
+      expect(container).toMatchObject({ terminationMessagePath: '/dev/termination-log', terminationMessagePolicy: 'File' });
+      expect(job.spec.template.spec.volumes).toBeUndefined();
+      // The values are the Secret's keys, and nowhere in the Job or its pod.
+      expect(Object.fromEntries(Object.entries(secret.data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]))).toEqual({ WHO: value, TOKEN: token });
+      expect(pods.map((p) => p.metadata.labels?.['eventops.dev/job'])).toEqual([job.metadata.name]);
+      for (const spec of [JSON.stringify(job), JSON.stringify(pods)]) {
+        for (const text of [value, token]) {
+          expect(spec).not.toContain(text);
+          expect(spec).not.toContain(Buffer.from(text).toString('base64').slice(0, 12));
+        }
+      }
+    });
+
+    it('fails with the exit code of the container', async () => {
+      const { result } = await run({ image: HELLO, commands: [], env: { EXIT_CODE: '3' } });
+      expect(result).toEqual({ status: 'failed', exitCode: 3, outputs: {}, error: 'exit code 3' });
+    });
+
+    it('reads the name=value lines written to $EVENTOPS_OUTPUT (its termination log) as outputs', async () => {
+      const { result, stdout } = await run({ image: WRITES_OUTPUTS, commands: [], env: { WHO: 'there' } });
+      expect(result).toEqual({ status: 'succeeded', exitCode: 0, outputs: { greeting: 'hi there', multi: 'line 1\nline 2' } });
+      expect(stdout).toEqual(['done']);
+    });
+
+    it('fails when $EVENTOPS_OUTPUT holds more than the kubelet keeps (4096 bytes)', async () => {
+      const { result } = await run({ image: 'eventops-test/big-outputs:1', commands: [] });
+      expect(result).toMatchObject({ status: 'failed', exitCode: 0, outputs: {} });
+      expect(result.error).toContain('holds 4096 bytes or more, and Kubernetes keeps only its last 4096');
+    });
+
+    it('refuses fromEnv and fromFile outputs before creating anything, saying they need commands', async () => {
+      for (const output of [{ name: 'version', fromEnv: 'VERSION' }, { name: 'report', fromFile: 'report.txt' }]) {
+        const { result, requests } = await run({ image: HELLO, commands: [], outputs: [output] });
+        expect(result).toMatchObject({ status: 'failed', exitCode: null, outputs: {} });
+        expect(result.error).toMatch(new RegExp(`^output "${output.name}": from(Env|File) "[A-Za-z.]+" needs \`commands\`: a task without commands runs its image as built`));
+        expect(requests).toEqual([]);
+      }
+    });
+
+    it('stops the container on timeout', async () => {
+      const { result, stdout, ms } = await run({ image: 'eventops-test/sleeper:1', commands: [], timeoutMs: 800 }, { killGraceMs: 1_000 });
+      expect(result).toEqual({ status: 'timed_out', exitCode: null, outputs: {}, error: 'timed out after 800ms' });
+      expect(stdout).toEqual(['started']);
+      expect(ms).toBeLessThan(8_000);
     });
   });
 
@@ -420,7 +513,7 @@ interface JobBody extends KubeObject {
   spec: {
     backoffLimit?: number;
     activeDeadlineSeconds?: number;
-    template: { spec: { containers: { image: string; env?: unknown; resources?: unknown }[]; volumes?: unknown[]; [field: string]: unknown } };
+    template: { spec: { containers: { image: string; command?: string[]; args?: string[]; env?: unknown; envFrom?: unknown; resources?: unknown; [field: string]: unknown }[]; volumes?: unknown[]; [field: string]: unknown } };
     [field: string]: unknown;
   };
 }

@@ -6,7 +6,9 @@
 // cancel and close() delete the Job and its pod; the Job, its pod and the Secret are always
 // deleted after the attempt. The timeout counts from the Job's creation, so scheduling and the
 // image pull are part of it. The image needs a POSIX `sh` (`base64` for outputs, `setsid` to
-// signal a task's whole tree). Configuration problems and refusals of the API server end each
+// signal a task's whole tree) — unless the task has no commands: then the image runs as built,
+// its env comes from the Secret, its log is stdout, and its outputs are the `name=value` lines it
+// wrote to `$EVENTOPS_OUTPUT`, the container's termination log. Configuration problems and refusals of the API server end each
 // attempt as `failed` saying what to fix; `run` rejects only once the runner is closed, or when
 // `io.onLine` threw. A pod the cluster refuses to create fails the attempt at once, or is waited
 // for when the refusal lifts by itself (a quota). RBAC needed in the namespace: secrets (create,
@@ -20,8 +22,8 @@ import { createMasker } from './mask.js';
 import { executionProblem, remoteScript } from './remote-script.js';
 import { apiMessage, hint, statusOf, withTimeout, type Cluster } from './kubernetes-api.js';
 import { loadCluster, type ClusterOptions } from './kubernetes-cluster.js';
-import { attemptLabels, jobName, jobSpec, resourcesProblem, TTL_SECONDS } from './kubernetes-job.js';
-import { wrapperLog } from './kubernetes-log.js';
+import { attemptLabels, jobName, jobSpec, plainProblem, resourcesProblem, TTL_SECONDS, type JobMode } from './kubernetes-job.js';
+import { plainLog, wrapperLog } from './kubernetes-log.js';
 import { superviseJob } from './kubernetes-supervise.js';
 import { attemptOutcome } from './kubernetes-outcome.js';
 
@@ -94,18 +96,21 @@ async function runAttempt(execution: TaskExecution, io: RunnerIo, settings: Sett
     return report.settle(ended('cancelled', null, 'cancelled'));
   }
   if ('error' in cluster) return report.settle(ended('failed', null, cluster.error));
+  // No commands: the image runs as built (its ENTRYPOINT and CMD), as Tekton and Argo run a step.
+  const plain = execution.commands.length === 0;
   const image = execution.image ?? '';
-  if (image.trim() === '') return report.settle(ended('failed', null, 'a kubernetes task needs an image: set `image` on the task (an image with a POSIX sh)'));
-  const problem = executionProblem(execution) ?? resourcesProblem(execution.resources);
+  if (image.trim() === '') return report.settle(ended('failed', null, `a kubernetes task needs an image: set \`image\` on the task${plain ? '' : ' (an image with a POSIX sh, to run its commands)'}`));
+  const problem = (plain ? plainProblem(execution) : executionProblem(execution)) ?? resourcesProblem(execution.resources);
   if (problem !== undefined) return report.settle(ended('failed', null, problem));
+  if (plain && (execution.workdir !== undefined || execution.shell !== undefined)) emit('system', 'workdir and shell are not used: the task has no commands, so its image runs as built');
 
   // Narrowed here once: startJob, below, cannot see the check above.
   const kube: Cluster = cluster;
   const { core, batch, namespace } = kube;
-  const wrapper = remoteScript(execution, { maxOutputBytes: settings.maxOutputBytes, printResults: true });
+  const wrapper = plain ? undefined : remoteScript(execution, { maxOutputBytes: settings.maxOutputBytes, printResults: true });
   const stderrTag = `::eventops-stderr-${randomBytes(8).toString('hex')}::`;
   const name = jobName(execution.task, execution.attempt);
-  const secretName = `${name}-script`;
+  const secretName = `${name}-${wrapper ? 'script' : 'env'}`;
   const { labels, annotations } = attemptLabels(execution, settings.workerId);
   const where = `namespace "${namespace}" of ${cluster.server}`;
 
@@ -115,7 +120,8 @@ async function runAttempt(execution: TaskExecution, io: RunnerIo, settings: Sett
     metadata: { name: secretName, labels, annotations },
     type: 'Opaque',
     immutable: true,
-    data: { 'run.sh': Buffer.from(wrapper.text).toString('base64') },
+    // The wrapper (which exports the env); or, for an image run as built, the env itself, one key a variable.
+    data: wrapper ? { 'run.sh': base64(wrapper.text) } : Object.fromEntries(Object.entries(execution.env).map(([key, value]) => [key, base64(value)])),
   };
   try {
     await withTimeout(core.createNamespacedSecret({ namespace, body: secret }));
@@ -149,7 +155,8 @@ async function runAttempt(execution: TaskExecution, io: RunnerIo, settings: Sett
       emit('system', 'cancelled before it started');
       return ended('cancelled', null, 'cancelled');
     }
-    const job = jobSpec({ name, secretName, labels, annotations, image, resources: execution.resources, timeoutMs: execution.timeoutMs, graceSeconds: settings.graceSeconds, stderrTag });
+    const mode: JobMode = wrapper ? { kind: 'wrapper', stderrTag } : { kind: 'plain', execution };
+    const job = jobSpec({ name, secretName, labels, annotations, image, resources: execution.resources, timeoutMs: execution.timeoutMs, graceSeconds: settings.graceSeconds, mode });
     let created: V1Job;
     try {
       created = await withTimeout(batch.createNamespacedJob({ namespace, body: job }));
@@ -168,8 +175,12 @@ async function runAttempt(execution: TaskExecution, io: RunnerIo, settings: Sett
         (error: unknown) => emit('system', `could not make the Job ${name} the owner of its Secret (${apiMessage(error)}); the runner deletes the Secret itself`),
       );
     }
-    const log = wrapperLog({ markers: wrapper.markers, stderrTag, maxOutputBytes: settings.maxOutputBytes, mask, emitMasked: report.emitMasked });
+    const log = wrapper ? wrapperLog({ markers: wrapper.markers, stderrTag, maxOutputBytes: settings.maxOutputBytes, mask, emitMasked: report.emitMasked }) : plainLog({ mask, emitMasked: report.emitMasked });
     const supervised = await superviseJob({ cluster: kube, name, uid, where, image, timeoutMs: execution.timeoutMs, graceSeconds: settings.graceSeconds, signal: io.signal, closing, log, emit });
-    return attemptOutcome(supervised, { cluster: kube, name, execution, maxOutputBytes: settings.maxOutputBytes, ended });
+    return attemptOutcome(supervised, { cluster: kube, name, execution, plain: wrapper === undefined, maxOutputBytes: settings.maxOutputBytes, ended });
   }
+}
+
+function base64(text: string): string {
+  return Buffer.from(text).toString('base64');
 }

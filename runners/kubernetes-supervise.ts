@@ -87,6 +87,7 @@ export async function superviseJob(input: SuperviseInput): Promise<Supervised> {
   // What is known of the pod.
   let podName: string | undefined;
   let started = false;
+  /** The container's end; `message` is its termination log as the kubelet reported it (not trimmed: it may hold outputs). */
   let terminated: { exitCode: number; reason?: string; message?: string } | undefined;
   let gone = false;
   let podFailure: string | undefined;
@@ -171,7 +172,7 @@ export async function superviseJob(input: SuperviseInput): Promise<Supervised> {
     const state = status?.state;
     if (state?.terminated && !terminated) {
       const t = state.terminated;
-      terminated = { exitCode: t.exitCode, ...(t.reason ? { reason: t.reason } : {}), ...(t.message ? { message: t.message.trim() } : {}) };
+      terminated = { exitCode: t.exitCode, ...(t.reason ? { reason: t.reason } : {}), ...(t.message ? { message: t.message } : {}) };
     }
     if ((state?.running || state?.terminated) && !started) {
       started = true;

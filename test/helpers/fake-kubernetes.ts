@@ -12,7 +12,10 @@
 // container, its first process is PID 1: it ignores a SIGTERM it has no trap for, and every process
 // of the container dies with it. Deleting a pod sends SIGTERM to that first process, then SIGKILL
 // after the grace period. Its stdout and stderr, merged as the kubelet merges them, are the pod's
-// log. An image the fake cannot "pull" (default: names starting with `missing/`) leaves the pod
+// log. A container without a command runs its image's entrypoint and cmd, from the fake's image
+// registry (`images`), with the `envFrom` Secrets' keys in its environment; its termination log
+// (`/dev/termination-log`, mapped to a temp file) becomes its terminated state's `message`, cut to
+// its last 4096 bytes as the kubelet cuts it. An image the fake cannot "pull" (default: names starting with `missing/`) leaves the pod
 // Pending, waiting with reason ErrImagePull, then ImagePullBackOff.
 //
 // Pod admission (`admitPod`: a PodSecurity level, a ResourceQuota, a webhook) can refuse a Job's
@@ -53,8 +56,16 @@ export interface FakeKubernetesOptions {
    * `exceededQuota`. Default: every pod is admitted.
    */
   admitPod?: PodAdmission;
+  /** The fake's image registry: what a container without `command` runs (ENTRYPOINT, then CMD), as command lines of this host. */
+  images?: Record<string, FakeImage>;
   /** The job controller's first wait before it tries again to create a refused pod (then doubled, at most 2 s); default 200 ms (the real one: 10 s). */
   podRetryMs?: number;
+}
+
+/** An image's config, as far as running it goes. */
+export interface FakeImage {
+  entrypoint?: string[];
+  cmd?: string[];
 }
 
 /** The pod as admission sees it: its generated name, namespace, owning Job and spec. */
@@ -181,6 +192,8 @@ interface Container {
   killedBy?: 'SIGKILL';
   graceTimer?: NodeJS.Timeout;
   pullTimer?: NodeJS.Timeout;
+  /** The host file behind the container's terminationMessagePath, and its policy. */
+  terminationLog?: { path: string; policy: string };
   ended: Promise<void>;
 }
 
@@ -400,9 +413,20 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
         if (current) remove('pods', current);
         return;
       }
-      const missing = (podSpec.volumes ?? []).find((v) => v.secret && !get('secrets', entry.namespace, v.secret.secretName));
+      const missing = (podSpec.volumes ?? []).find((v) => v.secret && !get('secrets', entry.namespace, v.secret.secretName)) ?? (container.envFrom ?? []).find((e) => e.secretRef && !e.secretRef.optional && !get('secrets', entry.namespace, e.secretRef.name));
       if (!missing) break;
       await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // Kubernetes' rules: `command` replaces the image's ENTRYPOINT, `args` its CMD; a `command`
+    // without `args` drops the CMD.
+    const image = options.images?.[String(container.image)];
+    const command = container.command ?? image?.entrypoint ?? [];
+    const commandArgs = container.args ?? (container.command === undefined ? image?.cmd ?? [] : []);
+    if (command.length + commandArgs.length === 0) {
+      entry.logClosed = true;
+      const current = get('pods', entry.namespace, entry.pod);
+      if (current) setContainerState(current, { waiting: { reason: 'CreateContainerError', message: 'failed to generate container spec: no command specified' } });
+      return;
     }
     const dir = await mkdtemp(join(tmpdir(), 'fake-kube-pod-'));
     entry.dir = dir;
@@ -419,15 +443,26 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
       }
       for (const mount of container.volumeMounts ?? []) if (mount.name === volume.name) mounts.push({ mountPath: mount.mountPath.replace(/\/+$/, ''), hostPath });
     }
+    // The kubelet mounts a writable file at the termination message path; the container writes there.
+    const terminationLog = join(dir, 'termination-log');
+    await writeFile(terminationLog, '', { mode: 0o666 });
+    entry.terminationLog = { path: terminationLog, policy: container.terminationMessagePolicy ?? 'File' };
+    mounts.push({ mountPath: container.terminationMessagePath ?? '/dev/termination-log', hostPath: terminationLog });
+    // Paths in the container are paths of this host: those under a mount (in arguments and in variables) are mapped.
     const mapPath = (arg: string) => {
       for (const m of mounts) if (arg === m.mountPath || arg.startsWith(`${m.mountPath}/`)) return m.hostPath + arg.slice(m.mountPath.length);
       return arg;
     };
-    const argv = [...(container.command ?? []), ...(container.args ?? [])].map(mapPath);
+    const argv = [...command, ...commandArgs].map(mapPath);
     await mkdir(join(dir, 'tmp'));
     await mkdir(join(dir, 'root'));
     const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: join(dir, 'root'), TMPDIR: join(dir, 'tmp'), HOSTNAME: entry.pod };
-    for (const variable of container.env ?? []) if (variable.value !== undefined) env[variable.name] = variable.value;
+    // envFrom first, then env: `env` wins, as in Kubernetes.
+    for (const source of container.envFrom ?? []) {
+      const secret = source.secretRef ? get('secrets', entry.namespace, source.secretRef.name) : undefined;
+      for (const [name, value] of Object.entries((secret?.data ?? {}) as Record<string, string>)) env[`${source.prefix ?? ''}${name}`] = mapPath(Buffer.from(value, 'base64').toString('utf8'));
+    }
+    for (const variable of container.env ?? []) if (variable.value !== undefined) env[variable.name] = mapPath(variable.value);
     const current = get('pods', entry.namespace, entry.pod);
     if (closing || !current || current.metadata.deletionTimestamp) {
       entry.logClosed = true;
@@ -435,12 +470,12 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
       await rm(dir, { recursive: true, force: true });
       return;
     }
-    const [command, ...args] = argv;
+    const [program, ...args] = argv;
     // With a PID namespace, the container's output goes through fds 3 and 4, so that what unshare
     // itself may print (on stderr) is not taken for the container's.
     const child = pidNamespaces
-      ? spawn('unshare', ['--pid', '--fork', '--kill-child', 'sh', '-c', 'exec "$@" >&3 2>&4 3>&- 4>&-', 'sh', command!, ...args], { cwd: join(dir, 'root'), env, stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] })
-      : spawn(command!, args, { cwd: join(dir, 'root'), env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      ? spawn('unshare', ['--pid', '--fork', '--kill-child', 'sh', '-c', 'exec "$@" >&3 2>&4 3>&- 4>&-', 'sh', program!, ...args], { cwd: join(dir, 'root'), env, stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] })
+      : spawn(program!, args, { cwd: join(dir, 'root'), env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     entry.child = child;
     entry.started = true;
     const append = (chunk: Buffer) => {
@@ -482,7 +517,8 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
     const running = status.containerStatuses?.[0]?.state?.running as { startedAt?: string } | undefined;
     status.phase = exitCode === 0 ? 'Succeeded' : 'Failed';
     status.conditions = (status.conditions ?? []).map((c) => (c.type === 'Ready' || c.type === 'ContainersReady' ? { ...c, status: 'False', reason: 'PodCompleted' } : c));
-    setContainerState(pod, { terminated: { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt: running?.startedAt ?? now(), finishedAt: now(), containerID: status.containerStatuses?.[0]?.containerID } }, { ready: false, started: false });
+    const message = terminationMessage(entry, exitCode);
+    setContainerState(pod, { terminated: { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', ...(message ? { message } : {}), startedAt: running?.startedAt ?? now(), finishedAt: now(), containerID: status.containerStatuses?.[0]?.containerID } }, { ready: false, started: false });
     const owner = pod.metadata.ownerReferences?.[0];
     if (owner && !pod.metadata.deletionTimestamp) {
       updateJobStatus(pod.metadata.namespace, owner.name, (s) => {
@@ -496,6 +532,25 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
     pod.metadata.finalizers = (pod.metadata.finalizers ?? []).filter((f) => f !== 'batch.kubernetes.io/job-tracking');
     if (pod.metadata.deletionTimestamp) remove('pods', pod);
     else save('pods', pod, 'MODIFIED');
+  };
+
+  /** As the kubelet reads it: the termination log's last 4096 bytes; with FallbackToLogsOnError, an empty one after a failure gives the log's last 80 lines (at most 2048 bytes). */
+  const terminationMessage = (entry: Container, exitCode: number): string => {
+    let message = '';
+    if (entry.terminationLog) {
+      try {
+        const bytes = readFileSync(entry.terminationLog.path);
+        message = bytes.subarray(Math.max(0, bytes.length - 4096)).toString('utf8');
+      } catch {
+        // The container removed it: no message.
+      }
+    }
+    if (message === '' && exitCode !== 0 && entry.terminationLog?.policy === 'FallbackToLogsOnError') {
+      const lines = Buffer.concat(entry.log).toString('utf8').split('\n');
+      const tail = Buffer.from(lines.slice(-81).join('\n'));
+      message = tail.subarray(Math.max(0, tail.length - 2048)).toString('utf8');
+    }
+    return message;
   };
 
   const updateJobStatus = (namespace: string, name: string, change: (status: Record<string, unknown>) => Record<string, unknown>) => {
@@ -841,7 +896,10 @@ export interface ContainerSpec {
   command?: string[];
   args?: string[];
   env?: { name: string; value?: string }[];
+  envFrom?: { prefix?: string; secretRef?: { name: string; optional?: boolean } }[];
   volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
+  terminationMessagePath?: string;
+  terminationMessagePolicy?: string;
   resources?: { limits?: Record<string, string>; requests?: Record<string, string> };
   securityContext?: SecurityContext;
 }
