@@ -27,3 +27,13 @@ describe('secretLike', () => {
     expect(secretLike('url', 'https://registry.internal:5000/v2/')).toBeUndefined();
   });
 });
+
+describe('a literal where a secret reference belongs', () => {
+  it('is reported without quoting the value (it may be the secret itself)', async () => {
+    const { validateFiles } = await import('./index.js');
+    const text = ['apiVersion: eventops.dev/v1', 'kind: Actuator', 'metadata: { name: h }', 'spec:', '  ssh: { host: 10.0.0.5, user: deploy, password: "hunter2hunter2", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl" }', ''].join('\n');
+    const messages = validateFiles([{ path: 'a.yaml', text }]).diagnostics.map((d) => `${d.rule}: ${d.message}`);
+    expect(messages).toContain('schema: `spec.ssh.password` must be a secret reference `{ secret: NAME }`, not a string (not shown: it may be the secret itself)');
+    expect(messages.join('\n')).not.toContain('hunter2');
+  });
+});

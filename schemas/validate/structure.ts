@@ -51,9 +51,13 @@ function explain(errors: ErrorObject[], value: unknown, doc: YamlDocument): Diag
         message = `unknown field \`${field}\` in ${where}; allowed fields: ${allowed.join(', ')}${suggestion(field, allowed)}`;
         break;
       }
-      case 'type':
-        message = `${where} must be ${article(String(error.params.type))}, not ${describe(valueAt(value, path))}`;
+      case 'type': {
+        // A value where a secret reference belongs may be the secret itself: never quoted.
+        const secretRef = Object.hasOwn((error.parentSchema as { properties?: object }).properties ?? {}, 'secret');
+        const given = valueAt(value, path);
+        message = secretRef ? `${where} must be a secret reference \`{ secret: NAME }\`, not ${typeof given === 'string' ? 'a string (not shown: it may be the secret itself)' : describe(given)}` : `${where} must be ${article(String(error.params.type))}, not ${describe(given)}`;
         break;
+      }
       case 'const':
         message = `${where} must be \`${String(error.params.allowedValue)}\``;
         break;
