@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import {
   buildTriggerIndex,
-  commandOf,
+  commandsOf,
   eventFromDefinition,
   eventFromGithub,
   EventShapeError,
@@ -150,8 +150,8 @@ function printTable(event: NormalizedEvent, result: MatchResult, matched: number
 function wouldListenAsGithub(index: TriggerIndex, event: NormalizedEvent): boolean {
   if (event.source !== 'api') return false;
   const asGithub = { ...event, source: 'github' };
-  const command = commandOf(asGithub);
-  return index.triggers.some((t) => t.eventSource === 'github' && index.whyNot(t, asGithub, command) === undefined);
+  const commands = commandsOf(asGithub);
+  return index.triggers.some((t) => t.eventSource === 'github' && index.whyNot(t, asGithub, commands) === undefined);
 }
 
 /** Under a candidate, each filter evaluated; the reason column already says the deciding one. */

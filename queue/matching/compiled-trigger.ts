@@ -74,7 +74,7 @@ export function typeMatches(type: string, event: NormalizedEvent): boolean {
 }
 
 /** Why `event` is not for `trigger` before any filter runs; undefined when it is a candidate. */
-export function whyNotCandidate(trigger: CompiledTrigger, event: NormalizedEvent, call: CommandCall | undefined): string | undefined {
+export function whyNotCandidate(trigger: CompiledTrigger, event: NormalizedEvent, calls: readonly CommandCall[]): string | undefined {
   if (trigger.scheduled || event.source === 'schedule') {
     const target = scheduleTarget(event);
     if (trigger.scheduled && target?.source === trigger.entry.source && target.trigger === trigger.name) return undefined;
@@ -85,7 +85,7 @@ export function whyNotCandidate(trigger: CompiledTrigger, event: NormalizedEvent
     return `listens to source ${trigger.eventSource}; the event's source is ${event.source}`;
   }
   if (trigger.command !== undefined) {
-    const mismatch = commandMismatch(trigger.command, event, call);
+    const mismatch = commandMismatch(trigger.command, event, calls);
     if (mismatch) return mismatch;
   }
   if (trigger.type !== undefined && !typeMatches(trigger.type, event)) {

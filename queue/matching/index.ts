@@ -6,7 +6,7 @@ export { cloudEventOf, eventFromDefinition, eventFromGithub, EventShapeError, ty
 export { SubjectTrie, subjectMatches } from './subject-trie.js';
 export { buildTriggerIndex, type TriggerIndex } from './trigger-index.js';
 export type { TriggerEntry, CompiledTrigger } from './compiled-trigger.js';
-export { commandOf, type CommandCall } from './commands.js';
+export { commandOf, commandsOf, type CommandCall } from './commands.js';
 export type { FilterVerdict } from './filters.js';
 export { resolveInputs, type InputsResult } from './resolve-inputs.js';
 export { dedupeKey, type DedupeResult } from './dedupe.js';

@@ -98,7 +98,7 @@ describe('matchEvent', () => {
     const onIssue = createEvent({ ...onPr, body: { comment: { body: '/deploy' }, issue: { number: 8 } } });
     expect(matchEvent(index, onIssue, lookup).verdicts.map((v) => [v.verdict, v.reason])).toEqual([['filtered', 'filters[0] `has(body.issue.pull_request)` is false']]);
     const other = createEvent({ ...onPr, body: { comment: { body: '/build' }, issue: { number: 8 } } });
-    expect(matchEvent(index, other, lookup, { explain: true }).verdicts.find((v) => v.trigger === 'deploy-command')?.reason).toBe("listens to the command /deploy; the comment's command is /build");
+    expect(matchEvent(index, other, lookup, { explain: true }).verdicts.find((v) => v.trigger === 'deploy-command')?.reason).toBe("listens to the command /deploy; the comment's commands are /build");
   });
 
   it('with filtersOperator or, one filter is enough', () => {

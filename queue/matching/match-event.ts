@@ -70,7 +70,7 @@ export interface MatchOptions {
 }
 
 export function matchEvent(index: TriggerIndex, event: NormalizedEvent, lookupPipeline: PipelineLookup, options: MatchOptions = {}): MatchResult {
-  const { candidates, command } = index.candidates(event);
+  const { candidates, commands } = index.candidates(event);
   const view = eventView(event);
   let filterContext: Record<string, unknown> | undefined;
   const input: FilterInput = {
@@ -84,7 +84,7 @@ export function matchEvent(index: TriggerIndex, event: NormalizedEvent, lookupPi
   const runs: PlannedRun[] = [];
   const judged = new Map<CompiledTrigger, TriggerVerdict>();
   for (const trigger of candidates) {
-    const verdict = judge(trigger, input, view, rendered, command, lookupPipeline, runs);
+    const verdict = judge(trigger, input, view, rendered, commands, lookupPipeline, runs);
     if (options.explain) judged.set(trigger, verdict);
     else verdicts.push(verdict);
   }
@@ -92,9 +92,9 @@ export function matchEvent(index: TriggerIndex, event: NormalizedEvent, lookupPi
     // Runs of this pass are discarded: the index already found every trigger that fires.
     const scratch: PlannedRun[] = [];
     for (const trigger of index.triggers) {
-      const why = judged.has(trigger) ? undefined : index.whyNot(trigger, event, command);
+      const why = judged.has(trigger) ? undefined : index.whyNot(trigger, event, commands);
       // No reason before filters: the index set it aside by its key filter, which says why.
-      verdicts.push(judged.get(trigger) ?? (why ? verdictOf(trigger, 'not-candidate', why) : judge(trigger, input, view, rendered, command, lookupPipeline, scratch)));
+      verdicts.push(judged.get(trigger) ?? (why ? verdictOf(trigger, 'not-candidate', why) : judge(trigger, input, view, rendered, commands, lookupPipeline, scratch)));
     }
   }
   return { verdicts, runs };
@@ -105,11 +105,11 @@ function judge(
   input: FilterInput,
   view: Record<string, unknown>,
   rendered: Map<string, unknown>,
-  command: CommandCall | undefined,
+  commands: readonly CommandCall[],
   lookupPipeline: PipelineLookup,
   runs: PlannedRun[],
 ): TriggerVerdict {
-  const call = trigger.command !== undefined ? command : undefined;
+  const call = trigger.command !== undefined ? commands.find((c) => c.name === trigger.command) : undefined;
   const filters = evaluateFilters(trigger.filters, trigger.operator, input);
   if (!filters.holds) return verdictOf(trigger, 'filtered', filters.reason, filters.filters, call);
 

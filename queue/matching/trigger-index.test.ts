@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Trigger } from '../../schemas/index.js';
 import { whyNotCandidate, type TriggerEntry } from './compiled-trigger.js';
-import { commandOf } from './commands.js';
+import { commandsOf } from './commands.js';
 import { pathReader } from './filters.js';
 import { createEvent, type NormalizedEvent } from './normalized-event.js';
 import { buildTriggerIndex } from './trigger-index.js';
@@ -83,9 +83,9 @@ describe('buildTriggerIndex', () => {
     let total = 0;
     let most = 0;
     for (const event of sampleEvents()) {
-      const { candidates, command } = index.candidates(event);
-      expect(command).toEqual(commandOf(event));
-      const scanned = index.triggers.filter((t) => whyNotCandidate(t, event, command) === undefined && (!t.keyFilter || t.keyFilter.values.includes(pathReader(t.keyFilter.path)(event) as string)));
+      const { candidates, commands } = index.candidates(event);
+      expect(commands).toEqual(commandsOf(event));
+      const scanned = index.triggers.filter((t) => whyNotCandidate(t, event, commands) === undefined && (!t.keyFilter || t.keyFilter.values.includes(pathReader(t.keyFilter.path)(event) as string)));
       expect(candidates.map((t) => t.name)).toEqual(scanned.map((t) => t.name));
       total += candidates.length;
       most = Math.max(most, candidates.length);

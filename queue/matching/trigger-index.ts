@@ -5,7 +5,7 @@
 // repositories); slash-commands by command word; schedule triggers by name. Triggers that
 // constrain nothing of an event are candidates for everything of their source. Built once
 // per set of active revisions; read-only afterwards.
-import { commandOf, type CommandCall } from './commands.js';
+import { commandsOf, type CommandCall } from './commands.js';
 import { compileTrigger, typeMatches, whyNotCandidate, type CompiledTrigger, type TriggerEntry } from './compiled-trigger.js';
 import { pathReader } from './filters.js';
 import { scheduleTarget, type NormalizedEvent } from './normalized-event.js';
@@ -34,9 +34,9 @@ export interface TriggerIndex {
    * command and schedule, less those whose key filter (see CompiledTrigger) it cannot pass —
    * and the comment's command, if any.
    */
-  candidates(event: NormalizedEvent): { candidates: CompiledTrigger[]; command: CommandCall | undefined };
+  candidates(event: NormalizedEvent): { candidates: CompiledTrigger[]; commands: CommandCall[] };
   /** Why `event` is not for `trigger`, or undefined when it is a candidate. */
-  whyNot(trigger: CompiledTrigger, event: NormalizedEvent, command: CommandCall | undefined): string | undefined;
+  whyNot(trigger: CompiledTrigger, event: NormalizedEvent, commands: readonly CommandCall[]): string | undefined;
 }
 
 // Bucket key of triggers that name no event source.
@@ -63,12 +63,12 @@ export function buildTriggerIndex(entries: readonly TriggerEntry[]): TriggerInde
     }
   }
 
-  const candidates = (event: NormalizedEvent): { candidates: CompiledTrigger[]; command: CommandCall | undefined } => {
+  const candidates = (event: NormalizedEvent): { candidates: CompiledTrigger[]; commands: CommandCall[] } => {
     const found: CompiledTrigger[] = [];
     if (event.source === 'schedule') {
       const tick = scheduleTarget(event);
       const target = tick && scheduled.get(scheduleKey(tick.source, tick.trigger));
-      return { candidates: target ? [target] : [], command: undefined };
+      return { candidates: target ? [target] : [], commands: [] };
     }
     for (const key of [event.source, ANY_SOURCE]) {
       const bucket = buckets.get(key);
@@ -77,16 +77,17 @@ export function buildTriggerIndex(entries: readonly TriggerEntry[]): TriggerInde
       collect(bucket.byType.get(event.type), event, found);
       if (event.action !== undefined) collect(bucket.byType.get(`${event.type}.${event.action}`), event, found);
     }
-    const command = commands.size > 0 ? commandOf(event) : undefined;
-    if (command) {
-      for (const t of commands.get(command.name) ?? []) {
+    const calls = commands.size > 0 ? commandsOf(event) : [];
+    // A command written twice in one comment calls its triggers once.
+    for (const name of new Set(calls.map((c) => c.name))) {
+      for (const t of commands.get(name) ?? []) {
         if (t.type !== undefined && !typeMatches(t.type, event)) continue;
         if (t.subject !== undefined && (event.subject === undefined || !subjectMatches(t.subject, event.subject))) continue;
         found.push(t);
       }
     }
     if (found.length > 1) found.sort((a, b) => a.ordinal - b.ordinal);
-    return { candidates: found, command };
+    return { candidates: found, commands: calls };
   };
 
   return { triggers, candidates, whyNot: whyNotCandidate };
