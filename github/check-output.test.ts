@@ -9,13 +9,13 @@ const repository = { full_name: 'acme/ops' };
 describe('reportTarget', () => {
   it('reads the commit of a push, a pull request, a check suite; the PR of a PR comment', () => {
     expect(reportTarget({ source: 'github', type: 'push', body: { after: sha, repository, installation: { id: 9 } } })).toEqual({ owner: 'acme', repo: 'ops', headSha: sha, installationId: 9 });
-    expect(reportTarget({ source: 'github', type: 'pull_request', body: { pull_request: { number: 7, head: { sha } }, repository } })).toEqual({ owner: 'acme', repo: 'ops', headSha: sha, pullNumber: 7 });
+    expect(reportTarget({ source: 'github', type: 'pull_request', body: { pull_request: { number: 7, head: { sha } }, repository } })).toEqual({ owner: 'acme', repo: 'ops', headSha: sha, issueNumber: 7, isPull: true });
     expect(reportTarget({ source: 'github', type: 'check_suite', body: { check_suite: { head_sha: sha }, repository } })).toEqual({ owner: 'acme', repo: 'ops', headSha: sha });
-    expect(reportTarget({ source: 'github', type: 'issue_comment', body: { issue: { number: 4, pull_request: {} }, repository } })).toEqual({ owner: 'acme', repo: 'ops', pullNumber: 4 });
+    expect(reportTarget({ source: 'github', type: 'issue_comment', body: { issue: { number: 4, pull_request: {} }, repository } })).toEqual({ owner: 'acme', repo: 'ops', issueNumber: 4, isPull: true });
   });
-  it('has nothing to report on for a branch deletion, a comment on an issue, or an event not from GitHub', () => {
+  it('has nothing to report on for a branch deletion or an event not from GitHub; a comment on an issue has no commit', () => {
     expect(reportTarget({ source: 'github', type: 'push', body: { after: '0'.repeat(40), repository } })).toBeUndefined();
-    expect(reportTarget({ source: 'github', type: 'issue_comment', body: { issue: { number: 4 }, repository } })).toBeUndefined();
+    expect(reportTarget({ source: 'github', type: 'issue_comment', body: { issue: { number: 4 }, repository } })).toEqual({ owner: 'acme', repo: 'ops', issueNumber: 4, isPull: false });
     expect(reportTarget({ source: 'api', type: 'push', body: { after: sha, repository } })).toBeUndefined();
     expect(reportTarget({ source: 'github', type: 'push', body: { after: sha } })).toBeUndefined();
   });

@@ -1,21 +1,25 @@
 // Where on GitHub a run's report goes, read from the event that started it: the repository, the
 // commit (a push's `after`, a pull request's head, a check suite's or check run's head) and the
 // pull request. A comment on a pull request names the PR but not its head: that is looked up
-// when the report is written. Pure.
+// when the report is written; a comment on an issue has no commit at all (no check run, but the
+// issue gets the run's sticky comment). Pure.
 
 export interface ReportTarget {
   owner: string;
   repo: string;
-  /** The commit a check run goes on; absent for a PR comment until looked up. */
+  /** The commit a check run goes on; absent for a comment (on a PR: looked up when reported; on an issue: none). */
   headSha?: string;
-  pullNumber?: number;
+  /** The issue or pull request (the run's sticky comment goes there). */
+  issueNumber?: number;
+  /** Whether issueNumber is a pull request. */
+  isPull?: boolean;
   /** The App installation the webhook came from (saves a look-up). */
   installationId?: number;
 }
 
 const ZERO_SHA = /^0{40}$/;
 
-/** The target of a run started by this event, or undefined when it has no repository and commit (or PR) to report on. */
+/** The target of a run started by this event, or undefined when it has no repository and commit, PR or issue to report on. */
 export function reportTarget(event: { source: string; type: string; body: unknown }): ReportTarget | undefined {
   if (event.source !== 'github') return undefined;
   const body = asObject(event.body);
@@ -38,7 +42,7 @@ export function reportTarget(event: { source: string; type: string; body: unknow
       const pr = asObject(body.pull_request);
       const head = sha(asObject(pr.head).sha);
       if (!head) return undefined;
-      return { ...base, headSha: head, ...(typeof pr.number === 'number' ? { pullNumber: pr.number } : {}) };
+      return { ...base, headSha: head, ...(typeof pr.number === 'number' ? { issueNumber: pr.number, isPull: true } : {}) };
     }
     case 'check_suite': {
       const head = sha(asObject(body.check_suite).head_sha);
@@ -48,11 +52,12 @@ export function reportTarget(event: { source: string; type: string; body: unknow
       const head = sha(asObject(body.check_run).head_sha);
       return head ? { ...base, headSha: head } : undefined;
     }
-    case 'issue_comment': {
+    case 'issue_comment':
+    case 'issues': {
       const issue = asObject(body.issue);
-      // Only comments on pull requests have a commit to put a check run on.
-      if (issue.pull_request === undefined || typeof issue.number !== 'number') return undefined;
-      return { ...base, pullNumber: issue.number };
+      if (typeof issue.number !== 'number') return undefined;
+      // Only pull requests have a commit to put a check run on (looked up when reported).
+      return { ...base, issueNumber: issue.number, isPull: issue.pull_request !== undefined };
     }
     default:
       return undefined;

@@ -47,7 +47,7 @@ export function createRunReporter(deps: RunReporterDeps): RunReporter {
     if (!target) return;
     await db
       .insert(githubReports)
-      .values({ runId, owner: target.owner, repo: target.repo, headSha: target.headSha ?? null, pullNumber: target.pullNumber ?? null, installationId: target.installationId ?? null })
+      .values({ runId, owner: target.owner, repo: target.repo, headSha: target.headSha ?? null, issueNumber: target.issueNumber ?? null, isPull: target.isPull ?? false, installationId: target.installationId ?? null })
       .onConflictDoNothing();
     const [held] = await db
       .update(githubReports)
@@ -67,8 +67,8 @@ export function createRunReporter(deps: RunReporterDeps): RunReporter {
     const octokit = await deps.client.forRepo(owner, repo, held.installationId ?? undefined);
     let headSha = held.headSha;
     if (headSha === null) {
-      if (held.pullNumber === null) return;
-      const { data } = await octokit.rest.pulls.get({ owner, repo, pull_number: held.pullNumber });
+      if (held.issueNumber === null || !held.isPull) return;
+      const { data } = await octokit.rest.pulls.get({ owner, repo, pull_number: held.issueNumber });
       headSha = data.head.sha;
       await db.update(githubReports).set({ headSha }).where(eq(githubReports.runId, runId));
     }

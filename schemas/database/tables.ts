@@ -2,7 +2,7 @@
 // `npm run db:generate`, committed under `schemas/database/migrations/` and never edited after
 // they land; the server applies them at start-up, on PostgreSQL and on the embedded PGlite.
 import { sql } from 'drizzle-orm';
-import { bigint, bigserial, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 
 /** A condition of a source's status, Kubernetes-style: `Ready` is derived from the others. */
 export interface Condition {
@@ -362,9 +362,12 @@ export const githubReports = pgTable('github_reports', {
     .references(() => runs.id, { onDelete: 'cascade' }),
   owner: text('owner').notNull(),
   repo: text('repo').notNull(),
-  /** The commit the check run is on; null until known (a comment on a PR: looked up). */
+  /** The commit the check run is on; null until known (a comment on a PR: looked up), or none (a comment on an issue). */
   headSha: text('head_sha'),
-  pullNumber: integer('pull_number'),
+  /** The issue or pull request the run belongs to (its sticky comment goes there), when there is one. */
+  issueNumber: integer('issue_number'),
+  /** Whether `issueNumber` is a pull request. */
+  isPull: boolean('is_pull').notNull().default(false),
   installationId: bigint('installation_id', { mode: 'number' }),
   checkRunId: bigint('check_run_id', { mode: 'number' }),
   /** The run status the check run shows now. */
@@ -373,3 +376,60 @@ export const githubReports = pgTable('github_reports', {
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 });
 export type GithubReportRow = typeof githubReports.$inferSelect;
+
+/**
+ * The `eventops/definitions` check run of one commit of a source's repository (owner and repo in
+ * lower case): its id, so a retried or repeated check PATCHes it and never creates a second; how
+ * many annotations it was sent (GitHub appends them, so a retry sends only the rest); what its
+ * completed report showed (`reportedKey`: the conclusion and the active revisions its plan was
+ * made against; null while in progress); and a lease so one checker at a time writes it.
+ */
+export const githubDefinitionChecks = pgTable(
+  'github_definition_checks',
+  {
+    owner: text('owner').notNull(),
+    repo: text('repo').notNull(),
+    headSha: text('head_sha').notNull(),
+    installationId: bigint('installation_id', { mode: 'number' }),
+    checkRunId: bigint('check_run_id', { mode: 'number' }),
+    annotationsSent: integer('annotations_sent').notNull().default(0),
+    reportedKey: text('reported_key'),
+    lockUntil: timestamp('lock_until', { withTimezone: true }),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.owner, t.repo, t.headSha] })],
+);
+export type GithubDefinitionCheckRow = typeof githubDefinitionChecks.$inferSelect;
+
+/**
+ * The sticky comment of one pipeline on one issue or pull request: created by the first run that
+ * comments there, then edited by every later report (of that run or of a newer run of the same
+ * pipeline), so an issue gets one comment per pipeline rather than one per run or per state.
+ */
+export const githubComments = pgTable(
+  'github_comments',
+  {
+    owner: text('owner').notNull(),
+    repo: text('repo').notNull(),
+    issueNumber: integer('issue_number').notNull(),
+    pipeline: text('pipeline').notNull(),
+    commentId: bigint('comment_id', { mode: 'number' }),
+    /** The run the comment shows now. */
+    runId: text('run_id'),
+    /** While one reporter creates the comment, others wait (no second comment). */
+    lockUntil: timestamp('lock_until', { withTimezone: true }),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.owner, t.repo, t.issueNumber, t.pipeline] })],
+);
+
+/** What eventops answered to the slash-commands of one comment: done once, however often its job runs. */
+export const githubCommandReplies = pgTable('github_command_replies', {
+  eventId: text('event_id')
+    .primaryKey()
+    .references(() => events.id, { onDelete: 'cascade' }),
+  /** Reactions added (`eyes`, `confused`). */
+  reactions: jsonb('reactions').$type<string[]>().notNull().default(sql`'[]'::jsonb`),
+  replyId: bigint('reply_id', { mode: 'number' }),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
