@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { activeTriggersCache, createActuatorRunners, startAgentDispatch, startAgentPresence, createBullmqDriver, createEmbeddedDriver, createRunEngine, createTaskWorker, definitionsAtRevision, matchStoredEvent, startNatsSource, startRunSweeper, startScheduler, startSweeper, type EventopsCatalog, type Job, type NatsSource, type QueueDriver, type RunEngine } from '../queue/index.js';
 import { runnerKinds } from './runner-kinds.js';
 import { createGithubSide } from './github-reports.js';
+import { createDefinitionChecks } from './github-definitions.js';
 import { createAgentHub, type AgentHub } from '../runners/index.js';
 import { sanitizeUrl, type Reconciler } from '../reconciler/index.js';
 import { events, type Database } from '../schemas/database/index.js';
@@ -49,6 +50,7 @@ export async function startEvents(config: Config, deps: { database: Database; re
   const definitions = definitionsAtRevision(db);
   const github = createGithubSide(config, { db, secrets: deps.secrets });
   const engine = createRunEngine({ db, definitions, enqueue, logger, ...(github ? { onRunStatus: (run) => github.reportJobs(run) } : {}) });
+  const definitionChecks = createDefinitionChecks(config, { db, client: github?.client, secrets: deps.secrets, enqueue });
   const secret = (source: string, name: string) => {
     const allowed = config.sources.find((s) => s.name === source)?.secrets ?? [];
     if (!allowed.includes(name)) throw new Error(`source ${source} may not use secret ${name}: list it in sources[].secrets of eventops.yaml`);
@@ -84,12 +86,14 @@ export async function startEvents(config: Config, deps: { database: Database; re
           const reports = github ? outcome.runIds.flatMap((runId) => github.reportJobs({ id: runId, status: 'pending' })) : [];
           await enqueue([...outcome.runIds.map((runId) => ({ queue: 'runs' as const, job: 'start-run' as const, payload: { runId } })), ...reports]).catch((error: unknown) => onError(error, 'enqueue start-run'));
         }
+        await definitionChecks?.enqueueFor(eventId);
       },
       'start-run': async ({ runId }) => engine.startRun(runId),
       'run-timeout': async ({ runId }) => void (await engine.stopRun(runId, 'timed_out', 'the run timed out')),
       'run-task': runTask,
       // Without GitHub configured no report job is enqueued; one left from an earlier configuration does nothing.
       'report-run': async ({ runId }) => github?.reporter.report(runId),
+      'check-definitions': async ({ eventId }, ctx) => definitionChecks?.run(eventId, ctx),
     },
     {
       concurrency: config.runs.concurrency,

@@ -5,3 +5,6 @@ export { GithubRateLimitedError, rateLimitWait, SECONDARY_DEFAULT_WAIT_MS } from
 export { reportTarget, type ReportTarget } from './report-target.js';
 export { checkOutput, checkState, annotationBatches, ANNOTATIONS_PER_REQUEST, CHECK_TEXT_LIMIT, type CheckOutput, type CheckState } from './check-output.js';
 export { createRunReporter, ReportBusyError, type RunReporter, type RunReporterDeps } from './run-report.js';
+export { createDefinitionsCheck, DefinitionsCheckBusyError, DEFINITIONS_CHECK_NAME, type DefinitionsCheck, type DefinitionsCheckDeps, type DefinitionsCheckRunOptions } from './definitions-check.js';
+export { definitionsCheckTarget, type DefinitionsCheckTarget } from './definitions-check-target.js';
+export { planDefinitions, diffPaths, triggerChangeWords, type DefinitionsPlan, type PlanDefinition, type FieldChange, type TriggerChange } from './definitions-plan.js';

@@ -5,3 +5,5 @@ export { UnknownSourceError, type Reconciler, type ReconcileResult, type Reconci
 export { SourceError, type ErrorKind } from './errors.js';
 export type { SourceStats } from './reconcile-context.js';
 export { sanitizeUrl, redact } from './sources/sanitize.js';
+export { createRevisionChecker, type RevisionCheck, type RevisionChecker, type RevisionCheckerDeps } from './check-revision.js';
+export type { DefinitionRecord } from './definition-rows.js';

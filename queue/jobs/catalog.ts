@@ -158,6 +158,17 @@ export const eventopsCatalog = defineCatalog({
   },
   reports: {
     /**
+     * The check run `eventops/definitions` on the commit of a push or pull request to a source's
+     * repository: its definitions validated (not applied) and the plan against the active revision.
+     * One per event; the check run is one per commit. Retried like `report-run`.
+     */
+    'check-definitions': defineJob({
+      payload: Type.Object({ eventId: Id }, { additionalProperties: false }),
+      attempts: 12,
+      backoff: { type: 'exponential', delayMs: 2_000 },
+      jobId: (p) => `check-definitions:${p.eventId}`,
+    }),
+    /**
      * Bring what GitHub shows of a run (its check run) up to the run's state now. One job per run
      * status (a later status does not wait behind an earlier job); each reads the current state,
      * so one that runs late or twice writes nothing stale. Retried for about 2 hours, so a GitHub

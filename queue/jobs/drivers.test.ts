@@ -245,7 +245,7 @@ describe('sweeper', () => {
       // Process them without marking the events (as if the matcher's write were lost too).
       const seen: string[] = [];
       await driver.work(
-        { 'match-event': async (p) => void seen.push(p.eventId), 'start-run': notHere, 'run-timeout': notHere, 'run-task': notHere, 'report-run': notHere },
+        { 'match-event': async (p) => void seen.push(p.eventId), 'start-run': notHere, 'run-timeout': notHere, 'run-task': notHere, 'report-run': notHere, 'check-definitions': notHere },
         { concurrency: 2, queues: ['events'] },
       );
       await waitFor('both events matched', async () => (await driver.stats('events')).completed === 2);
