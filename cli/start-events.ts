@@ -49,7 +49,7 @@ export async function startEvents(config: Config, deps: { database: Database; re
   const enqueue = async (jobs: readonly Job[]) => void (await driver.enqueueMany(jobs));
   const definitions = definitionsAtRevision(db);
   const github = createGithubSide(config, { db, secrets: deps.secrets });
-  const engine = createRunEngine({ db, definitions, enqueue, logger, ...(github ? { onRunStatus: (run) => github.reportJobs(run) } : {}) });
+  const engine = createRunEngine({ db, definitions, enqueue, logger, ...(github ? { onRunChange: (run) => github.reportJobs(run) } : {}) });
   const definitionChecks = createDefinitionChecks(config, { db, client: github?.client, secrets: deps.secrets, enqueue });
   const secret = (source: string, name: string) => {
     const allowed = config.sources.find((s) => s.name === source)?.secrets ?? [];
@@ -61,6 +61,11 @@ export async function startEvents(config: Config, deps: { database: Database; re
   const workerId = `${hostname()}:${process.pid}`;
   const agents = createAgentHub({ log: (event, fields) => logger.info(fields, event) });
   const runners = createActuatorRunners({ kinds: runnerKinds({ workRoot: join(config.dataDir, 'work'), workerId, agents }), secret });
+  const comments = github?.commentCommands({
+    definitions,
+    engine,
+    startRuns: (runIds) => enqueue(runIds.flatMap((runId) => [{ queue: 'runs' as const, job: 'start-run' as const, payload: { runId } }, ...github.reportJobs({ id: runId, version: '' })])),
+  });
   const runTask = createTaskWorker({
     db,
     engine,
@@ -79,12 +84,14 @@ export async function startEvents(config: Config, deps: { database: Database; re
   await driver.work(
     {
       'match-event': async ({ eventId }) => {
-        const outcome = await matchStoredEvent({ db, triggers }, eventId);
+        const outcome = await matchStoredEvent({ db, triggers, ...(github ? { checkPermission: github.checkPermission } : {}) }, eventId);
         if (outcome) logger.info({ eventId, status: outcome.status, runs: outcome.runIds.length }, 'event matched');
-        if (outcome && outcome.runIds.length > 0) {
+        // A comment with slash-commands is answered (reactions, built-in commands, a reply) once matched.
+        const answer: Job[] = github && outcome?.commands ? [{ queue: 'reports', job: 'answer-comment', payload: { eventId } }] : [];
+        if (outcome && outcome.runIds.length + answer.length > 0) {
           // Lost here, the runs are started by the run sweeper (they stay pending in the database).
-          const reports = github ? outcome.runIds.flatMap((runId) => github.reportJobs({ id: runId, status: 'pending' })) : [];
-          await enqueue([...outcome.runIds.map((runId) => ({ queue: 'runs' as const, job: 'start-run' as const, payload: { runId } })), ...reports]).catch((error: unknown) => onError(error, 'enqueue start-run'));
+          const reports = github ? outcome.runIds.flatMap((runId) => github.reportJobs({ id: runId, version: '' })) : [];
+          await enqueue([...outcome.runIds.map((runId) => ({ queue: 'runs' as const, job: 'start-run' as const, payload: { runId } })), ...reports, ...answer]).catch((error: unknown) => onError(error, 'enqueue start-run'));
         }
         await definitionChecks?.enqueueFor(eventId);
       },
@@ -93,6 +100,7 @@ export async function startEvents(config: Config, deps: { database: Database; re
       'run-task': runTask,
       // Without GitHub configured no report job is enqueued; one left from an earlier configuration does nothing.
       'report-run': async ({ runId }) => github?.reporter.report(runId),
+      'answer-comment': async ({ eventId }) => comments?.answer(eventId),
       'check-definitions': async ({ eventId }, ctx) => definitionChecks?.run(eventId, ctx),
     },
     {

@@ -8,3 +8,5 @@ export { createRunReporter, ReportBusyError, type RunReporter, type RunReporterD
 export { createDefinitionsCheck, DefinitionsCheckBusyError, DEFINITIONS_CHECK_NAME, type DefinitionsCheck, type DefinitionsCheckDeps, type DefinitionsCheckRunOptions } from './definitions-check.js';
 export { definitionsCheckTarget, type DefinitionsCheckTarget } from './definitions-check-target.js';
 export { planDefinitions, diffPaths, triggerChangeWords, type DefinitionsPlan, type PlanDefinition, type FieldChange, type TriggerChange } from './definitions-plan.js';
+export { createPermissionLookup, meetsPermission, PERMISSIONS, type Permission, type PermissionLookup } from './permissions.js';
+export { createCommentCommands, BUILTIN_COMMANDS, type CommentCommands, type CommentCommandsDeps } from './comment-commands.js';

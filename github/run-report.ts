@@ -1,10 +1,11 @@
-// The `report-run` job: makes the check run `eventops/<pipeline>` on the run's commit show the
-// run as it is now. The first report creates the check run and stores its id; every later one
+// The `report-run` job: makes the check run `eventops/<pipeline>` on the run's commit, and the
+// pipeline's sticky comment on the run's issue or pull request (per the trigger's
+// `report.comment`), show the run as it is now. The first report creates the check run and stores its id; every later one
 // PATCHes that id, so a run never gets two. One reporter at a time writes for a run (a lease in
 // `github_reports.lock_until`); a job that finds the lease taken fails and is retried by the
 // queue. Annotations go with the completing report only (GitHub appends them), 50 per request.
 import { and, asc, desc, eq, isNull, lte, or, gt, sql } from 'drizzle-orm';
-import { definitions, events, githubReports, logChunks, revisions, runs, taskRuns, type Db, type GithubReportRow } from '../schemas/database/index.js';
+import { definitions, events, githubComments, githubReports, logChunks, revisions, runs, taskRuns, type Db, type GithubReportRow, type RunRow } from '../schemas/database/index.js';
 import { annotationBatches, checkOutput, checkState } from './check-output.js';
 import type { GithubClient } from './github-client.js';
 import { reportTarget } from './report-target.js';
@@ -16,9 +17,20 @@ export interface RunReporterDeps {
   publicUrl?: string;
   /** The path in `owner/repo` of a definition file of `source`, when that source is that repository; else undefined. */
   repoPath?(source: string, owner: string, repo: string, file: string): string | undefined;
+  /** Check runs on the run's commit; default true. Off, only sticky comments are written. */
+  checks?: boolean;
   /** How long one report may hold a run's lease; default 60 s. */
   leaseMs?: number;
   now?: () => number;
+}
+
+/** GitHub events that are a person's comment: runs they start are "on command". */
+const COMMENT_EVENTS: ReadonlySet<string> = new Set(['issue_comment', 'pull_request_review_comment']);
+
+/** The sticky comment: a marker, the run's state and its task table (no line starts with `/`: never read as a command). */
+function stickyBody(pipeline: string, output: { title: string; summary: string }, conclusion: string | undefined): string {
+  const icon = conclusion === undefined ? '🔄' : conclusion === 'success' ? '✅' : '❌';
+  return [`<!-- eventops: pipeline ${pipeline} -->`, `${icon} **eventops/${pipeline}** — ${output.title}`, '', output.summary].join('\n');
 }
 
 /** Lines of a failed task's log put in the check run's text. */
@@ -39,6 +51,7 @@ export function createRunReporter(deps: RunReporterDeps): RunReporter {
   const { db } = deps;
   const now = deps.now ?? Date.now;
   const leaseMs = deps.leaseMs ?? 60_000;
+  const checks = deps.checks ?? true;
 
   async function report(runId: string): Promise<void> {
     const [row] = await db.select({ run: runs, event: events }).from(runs).innerJoin(events, eq(events.id, runs.eventId)).where(eq(runs.id, runId));
@@ -56,27 +69,26 @@ export function createRunReporter(deps: RunReporterDeps): RunReporter {
       .returning();
     if (!held) throw new ReportBusyError(`another reporter is writing the check run of run ${runId}; this report is retried`);
     try {
-      await write(held);
+      await write(held, row.event);
     } finally {
       await db.update(githubReports).set({ lockUntil: null, updatedAt: sql`now()` }).where(eq(githubReports.runId, runId));
     }
   }
 
-  async function write(held: GithubReportRow): Promise<void> {
+  async function write(held: GithubReportRow, event: { type: string }): Promise<void> {
     const { runId, owner, repo } = held;
     const octokit = await deps.client.forRepo(owner, repo, held.installationId ?? undefined);
-    let headSha = held.headSha;
-    if (headSha === null) {
-      if (held.issueNumber === null || !held.isPull) return;
-      const { data } = await octokit.rest.pulls.get({ owner, repo, pull_number: held.issueNumber });
-      headSha = data.head.sha;
-      await db.update(githubReports).set({ headSha }).where(eq(githubReports.runId, runId));
-    }
     // The run as it is now, read under the lease: a late job writes the latest state, not its own.
     const [current] = await db.select({ run: runs, commit: revisions.commit }).from(runs).innerJoin(revisions, eq(revisions.id, runs.revisionId)).where(eq(runs.id, runId));
     if (!current) return;
     const { run } = current;
-    if (held.checkRunId !== null && held.reportedStatus === run.status) return;
+    if (held.reportedVersion === run.version) return;
+    let headSha = held.headSha;
+    if (headSha === null && checks && held.issueNumber !== null && held.isPull) {
+      const { data } = await octokit.rest.pulls.get({ owner, repo, pull_number: held.issueNumber });
+      headSha = data.head.sha;
+      await db.update(githubReports).set({ headSha }).where(eq(githubReports.runId, runId));
+    }
     const tasks = await db.select().from(taskRuns).where(eq(taskRuns.runId, runId)).orderBy(asc(taskRuns.position));
     const state = checkState(run.status);
     const completed = state.status === 'completed';
@@ -92,27 +104,79 @@ export function createRunReporter(deps: RunReporterDeps): RunReporter {
       ...(runUrl ? { runUrl } : {}),
       now: now(),
     });
-    const [first, ...rest] = annotationBatches(output.annotations);
-    const fields = {
-      status: state.status,
-      ...(state.conclusion ? { conclusion: state.conclusion, completed_at: (run.finishedAt ?? new Date(now())).toISOString() } : {}),
-      ...(run.startedAt ? { started_at: run.startedAt.toISOString() } : {}),
-      ...(runUrl ? { details_url: runUrl } : {}),
-      output: { title: output.title, summary: output.summary, ...(output.text ? { text: output.text } : {}), ...(first!.length > 0 ? { annotations: first! } : {}) },
-    };
-    let checkRunId = held.checkRunId;
-    if (checkRunId === null) {
-      const { data } = await octokit.rest.checks.create({ owner, repo, name: `eventops/${run.pipeline}`, head_sha: headSha, external_id: runId, ...fields });
-      checkRunId = data.id;
-      // Stored at once: whatever fails next, later reports PATCH this check run.
-      await db.update(githubReports).set({ checkRunId }).where(eq(githubReports.runId, runId));
-    } else {
-      await octokit.rest.checks.update({ owner, repo, check_run_id: checkRunId, ...fields });
+    if (checks && headSha !== null) {
+      const [first, ...rest] = annotationBatches(output.annotations);
+      const fields = {
+        status: state.status,
+        ...(state.conclusion ? { conclusion: state.conclusion, completed_at: (run.finishedAt ?? new Date(now())).toISOString() } : {}),
+        ...(run.startedAt ? { started_at: run.startedAt.toISOString() } : {}),
+        ...(runUrl ? { details_url: runUrl } : {}),
+        output: { title: output.title, summary: output.summary, ...(output.text ? { text: output.text } : {}), ...(first!.length > 0 ? { annotations: first! } : {}) },
+      };
+      let checkRunId = held.checkRunId;
+      if (checkRunId === null) {
+        const { data } = await octokit.rest.checks.create({ owner, repo, name: `eventops/${run.pipeline}`, head_sha: headSha, external_id: runId, ...fields });
+        checkRunId = data.id;
+        // Stored at once: whatever fails next, later reports PATCH this check run.
+        await db.update(githubReports).set({ checkRunId }).where(eq(githubReports.runId, runId));
+      } else {
+        await octokit.rest.checks.update({ owner, repo, check_run_id: checkRunId, ...fields });
+      }
+      for (const batch of rest) {
+        await octokit.rest.checks.update({ owner, repo, check_run_id: checkRunId, output: { title: output.title, summary: output.summary, annotations: batch } });
+      }
     }
-    for (const batch of rest) {
-      await octokit.rest.checks.update({ owner, repo, check_run_id: checkRunId, output: { title: output.title, summary: output.summary, annotations: batch } });
+    if (held.issueNumber !== null && (await wantsComment(run, event, completed))) {
+      await stickyComment(octokit, { owner, repo, issue: held.issueNumber, run, body: stickyBody(run.pipeline, output, state.conclusion) });
     }
-    await db.update(githubReports).set({ reportedStatus: run.status }).where(eq(githubReports.runId, runId));
+    await db.update(githubReports).set({ reportedVersion: run.version }).where(eq(githubReports.runId, runId));
+  }
+
+  /** The trigger's `report.comment` (default `on-command`): whether this run comments on its issue now. */
+  async function wantsComment(run: RunRow, event: { type: string }, completed: boolean): Promise<boolean> {
+    const [trigger] = await db
+      .select({ spec: definitions.spec })
+      .from(definitions)
+      .where(and(eq(definitions.source, run.source), eq(definitions.kind, 'Trigger'), eq(definitions.name, run.trigger), lte(definitions.addedRevisionId, run.revisionId), or(isNull(definitions.removedRevisionId), gt(definitions.removedRevisionId, run.revisionId))))
+      .limit(1);
+    const mode = (trigger?.spec as { report?: { comment?: string } } | undefined)?.report?.comment ?? 'on-command';
+    switch (mode) {
+      case 'always':
+        return true;
+      case 'never':
+        return false;
+      case 'on-failure':
+        return completed && run.status !== 'succeeded';
+      default:
+        return COMMENT_EVENTS.has(event.type);
+    }
+  }
+
+  /** One comment per issue and pipeline: created once, then edited; an older run never overwrites a newer one's. */
+  async function stickyComment(octokit: Awaited<ReturnType<GithubClient['forRepo']>>, at: { owner: string; repo: string; issue: number; run: RunRow; body: string }): Promise<void> {
+    const key = and(eq(githubComments.owner, at.owner), eq(githubComments.repo, at.repo), eq(githubComments.issueNumber, at.issue), eq(githubComments.pipeline, at.run.pipeline));
+    await db.insert(githubComments).values({ owner: at.owner, repo: at.repo, issueNumber: at.issue, pipeline: at.run.pipeline }).onConflictDoNothing();
+    const [held] = await db
+      .update(githubComments)
+      .set({ lockUntil: sql`now() + ${leaseMs}::double precision * interval '1 millisecond'` })
+      .where(and(key, or(isNull(githubComments.lockUntil), lte(githubComments.lockUntil, sql`now()`))))
+      .returning();
+    if (!held) throw new ReportBusyError(`another report is writing the comment of pipeline ${at.run.pipeline} on ${at.owner}/${at.repo}#${at.issue}; this report is retried`);
+    try {
+      if (held.runId !== null && held.runId !== at.run.id) {
+        const [shown] = await db.select({ createdAt: runs.createdAt }).from(runs).where(eq(runs.id, held.runId));
+        if (shown && shown.createdAt > at.run.createdAt) return;
+      }
+      if (held.commentId === null) {
+        const { data } = await octokit.rest.issues.createComment({ owner: at.owner, repo: at.repo, issue_number: at.issue, body: at.body });
+        await db.update(githubComments).set({ commentId: data.id, runId: at.run.id }).where(key);
+      } else {
+        await octokit.rest.issues.updateComment({ owner: at.owner, repo: at.repo, comment_id: held.commentId, body: at.body });
+        await db.update(githubComments).set({ runId: at.run.id }).where(key);
+      }
+    } finally {
+      await db.update(githubComments).set({ lockUntil: null, updatedAt: sql`now()` }).where(key);
+    }
   }
 
   async function logTail(runId: string, task: string, attempt: number): Promise<string[]> {

@@ -169,16 +169,23 @@ export const eventopsCatalog = defineCatalog({
       jobId: (p) => `check-definitions:${p.eventId}`,
     }),
     /**
-     * Bring what GitHub shows of a run (its check run) up to the run's state now. One job per run
-     * status (a later status does not wait behind an earlier job); each reads the current state,
-     * so one that runs late or twice writes nothing stale. Retried for about 2 hours, so a GitHub
-     * outage delays reports and never touches runs.
+     * Bring what GitHub shows of a run (its check run, its sticky comment) up to the run's state
+     * now. One job per transition of the run (`version`); each reads the current state, so one
+     * that runs late or twice writes nothing stale, and one that finds a newer state reported does
+     * nothing. Retried for about 2 hours, so a GitHub outage delays reports and never touches runs.
      */
     'report-run': defineJob({
-      payload: Type.Object({ runId: Id, status: Id }, { additionalProperties: false }),
+      payload: Type.Object({ runId: Id, version: Type.String({ maxLength: 100 }) }, { additionalProperties: false }),
       attempts: 12,
       backoff: { type: 'exponential', delayMs: 2_000 },
-      jobId: (p) => `report-run:${p.runId}:${p.status}`,
+      jobId: (p) => `report-run:${p.runId}:${p.version}`,
+    }),
+    /** Act on and answer the slash-commands of a new GitHub comment (built-in commands, reactions, one reply), once it was matched. */
+    'answer-comment': defineJob({
+      payload: Type.Object({ eventId: Id }, { additionalProperties: false }),
+      attempts: 12,
+      backoff: { type: 'exponential', delayMs: 2_000 },
+      jobId: (p) => `answer-comment:${p.eventId}`,
     }),
   },
 });

@@ -245,7 +245,7 @@ describe('sweeper', () => {
       // Process them without marking the events (as if the matcher's write were lost too).
       const seen: string[] = [];
       await driver.work(
-        { 'match-event': async (p) => void seen.push(p.eventId), 'start-run': notHere, 'run-timeout': notHere, 'run-task': notHere, 'report-run': notHere, 'check-definitions': notHere },
+        { 'match-event': async (p) => void seen.push(p.eventId), 'start-run': notHere, 'run-timeout': notHere, 'run-task': notHere, 'report-run': notHere, 'answer-comment': notHere, 'check-definitions': notHere },
         { concurrency: 2, queues: ['events'] },
       );
       await waitFor('both events matched', async () => (await driver.stats('events')).completed === 2);
@@ -304,7 +304,9 @@ describe('sweeper', () => {
 
 describe('catalog', () => {
   it('declares the eventops queues with deterministic ids', () => {
-    expect(Object.keys(eventopsCatalog)).toEqual(['events', 'runs', 'tasks']);
+    expect(Object.keys(eventopsCatalog)).toEqual(['events', 'runs', 'tasks', 'reports']);
+    expect(eventopsCatalog.reports['report-run'].jobId({ runId: 'r1', version: 'v7' })).toBe('report-run:r1:v7');
+    expect(eventopsCatalog.reports['answer-comment'].jobId({ eventId: 'e1' })).toBe('answer-comment:e1');
     expect(eventopsCatalog.events['match-event'].jobId({ eventId: 'e1' })).toBe('match-event:e1');
     expect(eventopsCatalog.runs['start-run'].jobId({ runId: 'r1' })).toBe('start-run:r1');
     expect(eventopsCatalog.tasks['run-task'].jobId({ runId: 'r1', task: 'build', attempt: 2 })).toBe('run-task:r1:build:2');

@@ -5,23 +5,31 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq, gt, isNull, sql, TransactionRollbackError } from 'drizzle-orm';
 import { events, runs, type Db, type EventRow } from '../../schemas/database/index.js';
-import { createEvent, matchEvent, type NormalizedEvent, type PlannedRun, type TriggerVerdict } from '../matching/index.js';
+import { commandsOf, createEvent, matchEvent, type NormalizedEvent, type PlannedRun, type TriggerVerdict } from '../matching/index.js';
 import type { ActiveTriggersCache } from './active-triggers.js';
 
 export interface MatchDeps {
   db: Db;
   triggers: ActiveTriggersCache;
+  /**
+   * Whether the author of the comment in `event` has repository permission `need` (looked up on
+   * GitHub): undefined when they do, else why not. Absent (GitHub's API not configured): commands
+   * that need a permission start nothing.
+   */
+  checkPermission?(event: EventRow, need: string): Promise<string | undefined>;
 }
 
 /** A verdict as stored on the event: the matcher's, or what the run step found. */
 export type StoredVerdict = Omit<TriggerVerdict, 'verdict'> & {
-  verdict: TriggerVerdict['verdict'] | 'deduplicated' | 'permission-unchecked';
+  verdict: TriggerVerdict['verdict'] | 'deduplicated' | 'permission-unchecked' | 'refused';
   runs?: string[];
 };
 
 export interface MatchOutcome {
   status: 'matched' | 'unmatched';
   runIds: string[];
+  /** The event is a new GitHub comment with slash-commands (built-in or of triggers). */
+  commands: boolean;
 }
 
 /** Undefined when the event was matched before (nothing is done twice). */
@@ -33,6 +41,11 @@ export async function matchStoredEvent(deps: MatchDeps, eventId: string): Promis
   const result = matchEvent(index, toNormalizedEvent(row), lookupPipeline);
   const verdicts: StoredVerdict[] = result.verdicts.map((v) => ({ ...v }));
   const verdictOf = (run: PlannedRun) => verdicts.find((v) => v.source === run.source && v.trigger === run.trigger) as StoredVerdict;
+  // Looked up before the transaction (a call to GitHub), once per permission needed.
+  const refusals = new Map<string, string | undefined>();
+  if (deps.checkPermission) {
+    for (const need of new Set(result.runs.flatMap((r) => (r.requiredPermission ? [r.requiredPermission] : [])))) refusals.set(need, await deps.checkPermission(row, need));
+  }
 
   return deps.db.transaction(async (tx) => {
     // Two events with one dedupe key matched at once by two workers: each takes the key's lock
@@ -48,11 +61,18 @@ export async function matchStoredEvent(deps: MatchDeps, eventId: string): Promis
       position.set(key, pipelineIndex + 1);
       const verdict = verdictOf(run);
       if (run.requiredPermission) {
-        // The commenter's repository permission must be looked up with the GitHub App, which
-        // this version does not have: refusing is the only safe answer.
-        verdict.verdict = 'permission-unchecked';
-        verdict.reason = `the command needs ${run.requiredPermission} permission, which cannot be checked: the GitHub App is not configured yet; no run started`;
-        continue;
+        if (!refusals.has(run.requiredPermission)) {
+          // Without GitHub's API the commenter's permission cannot be looked up: refusing is the only safe answer.
+          verdict.verdict = 'permission-unchecked';
+          verdict.reason = `the command needs ${run.requiredPermission} permission, which cannot be checked: GitHub's API is not configured (github.appId and github.privateKey, or github.token); no run started`;
+          continue;
+        }
+        const refused = refusals.get(run.requiredPermission);
+        if (refused !== undefined) {
+          verdict.verdict = 'refused';
+          verdict.reason = `${refused}; no run started`;
+          continue;
+        }
       }
       if (run.dedupeKey !== undefined && (await seenKey(tx as unknown as Db, run))) {
         verdict.verdict = 'deduplicated';
@@ -96,7 +116,7 @@ export async function matchStoredEvent(deps: MatchDeps, eventId: string): Promis
       .returning({ id: events.id });
     // Another worker matched it meanwhile: its runs stand, ours roll back.
     if (updated.length === 0) tx.rollback();
-    return { status, runIds };
+    return { status, runIds, commands: commandsOf(toNormalizedEvent(row)).length > 0 };
   }).catch((error: unknown) => {
     if (error instanceof TransactionRollbackError) return undefined;
     throw error;

@@ -24,8 +24,8 @@ export interface RunEngineDeps {
   definitions: DefinitionsAtRevision;
   enqueue(jobs: readonly Job[]): Promise<void>;
   logger: Logger;
-  /** Jobs to enqueue when a top-level run's status changes (reports to GitHub); default none. */
-  onRunStatus?(run: RunRow): Job[];
+  /** Jobs to enqueue after each transition of a top-level run (reports to GitHub); default none. */
+  onRunChange?(run: RunRow): Job[];
 }
 
 /** What a worker reports for one attempt of a task: the runner's result, and its last log lines not yet stored (written with the result, in its transaction). */
@@ -124,6 +124,7 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
         await tx.update(runs).set({ version }).where(eq(runs.id, runId));
         l.run = { ...l.run, version };
         remember(runId, { version, tasks: l.tasks });
+        if (deps.onRunChange && l.run.parentRunId === null) after.push(...deps.onRunChange(l.run));
       } else remember(runId, { version: l.run.version, tasks: l.tasks });
       return value;
     });
@@ -192,7 +193,6 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
       .where(eq(runs.id, l.run.id))
       .returning();
     l.dirty = true;
-    if (row && row.status !== l.run.status && row.parentRunId === null && deps.onRunStatus) l.after.push(...deps.onRunStatus(row));
     if (row) l.run = row;
   }
 

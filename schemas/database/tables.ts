@@ -370,8 +370,8 @@ export const githubReports = pgTable('github_reports', {
   isPull: boolean('is_pull').notNull().default(false),
   installationId: bigint('installation_id', { mode: 'number' }),
   checkRunId: bigint('check_run_id', { mode: 'number' }),
-  /** The run status the check run shows now. */
-  reportedStatus: text('reported_status'),
+  /** The run's version (runs.version) that GitHub shows now. */
+  reportedVersion: text('reported_version'),
   lockUntil: timestamp('lock_until', { withTimezone: true }),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 });

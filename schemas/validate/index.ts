@@ -12,3 +12,4 @@ export {
 export type { Definition } from './definition.js';
 export { secretLike } from './rules/secrets.js';
 export { templateOrigins, originResolver, toPointer } from './template-origins.js';
+export { suggestion, distance } from './suggest.js';

@@ -135,6 +135,7 @@ async function round(store: Store, measure: Measure, count: number, n: number): 
         'run-timeout': notHere,
         'run-task': notHere,
         'report-run': notHere,
+        'answer-comment': notHere,
         'check-definitions': notHere,
       },
       { concurrency: IN_FLIGHT, queues: ['events'] },

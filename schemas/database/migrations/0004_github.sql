@@ -39,7 +39,7 @@ CREATE TABLE "github_reports" (
 	"is_pull" boolean DEFAULT false NOT NULL,
 	"installation_id" bigint,
 	"check_run_id" bigint,
-	"reported_status" text,
+	"reported_version" text,
 	"lock_until" timestamp with time zone,
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
 );
