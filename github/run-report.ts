@@ -104,7 +104,8 @@ export function createRunReporter(deps: RunReporterDeps): RunReporter {
       ...(runUrl ? { runUrl } : {}),
       now: now(),
     });
-    if (checks && headSha !== null) {
+    const trigger = await triggerSpecOf(run);
+    if (checks && trigger.report?.checks !== false && headSha !== null) {
       const [first, ...rest] = annotationBatches(output.annotations);
       const fields = {
         status: state.status,
@@ -126,20 +127,25 @@ export function createRunReporter(deps: RunReporterDeps): RunReporter {
         await octokit.rest.checks.update({ owner, repo, check_run_id: checkRunId, output: { title: output.title, summary: output.summary, annotations: batch } });
       }
     }
-    if (held.issueNumber !== null && (await wantsComment(run, event, completed))) {
+    if (held.issueNumber !== null && wantsComment(trigger, run, event, completed)) {
       await stickyComment(octokit, { owner, repo, issue: held.issueNumber, run, body: stickyBody(run.pipeline, output, state.conclusion) });
     }
     await db.update(githubReports).set({ reportedVersion: run.version }).where(eq(githubReports.runId, runId));
   }
 
-  /** The trigger's `report.comment` (default `on-command`): whether this run comments on its issue now. */
-  async function wantsComment(run: RunRow, event: { type: string }, completed: boolean): Promise<boolean> {
+  /** The spec of the run's trigger at the run's revision (empty for runs of built-in commands such as `/run`). */
+  async function triggerSpecOf(run: RunRow): Promise<{ report?: { checks?: boolean; comment?: string } }> {
     const [trigger] = await db
       .select({ spec: definitions.spec })
       .from(definitions)
       .where(and(eq(definitions.source, run.source), eq(definitions.kind, 'Trigger'), eq(definitions.name, run.trigger), lte(definitions.addedRevisionId, run.revisionId), or(isNull(definitions.removedRevisionId), gt(definitions.removedRevisionId, run.revisionId))))
       .limit(1);
-    const mode = (trigger?.spec as { report?: { comment?: string } } | undefined)?.report?.comment ?? 'on-command';
+    return (trigger?.spec ?? {}) as { report?: { checks?: boolean; comment?: string } };
+  }
+
+  /** The trigger's `report.comment` (default `on-command`): whether this run comments on its issue now. */
+  function wantsComment(trigger: { report?: { comment?: string } }, run: RunRow, event: { type: string }, completed: boolean): boolean {
+    const mode = trigger.report?.comment ?? 'on-command';
     switch (mode) {
       case 'always':
         return true;
