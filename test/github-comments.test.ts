@@ -50,6 +50,16 @@ spec:
 ---
 apiVersion: eventops.dev/v1
 kind: Pipeline
+metadata: { name: flaky }
+spec:
+  inputs: [ { name: mark, type: string, required: true } ]
+  tasks:
+    - name: test
+      env: { MARK: "\${{ inputs.mark }}" }
+      commands: [ 'if [ -e "$MARK" ]; then echo "passed this time"; else touch "$MARK"; echo "failed once"; exit 1; fi' ]
+---
+apiVersion: eventops.dev/v1
+kind: Pipeline
 metadata: { name: slow }
 spec:
   tasks:
@@ -57,6 +67,13 @@ spec:
 `;
 
 const TRIGGERS = `apiVersion: eventops.dev/v1
+kind: Trigger
+metadata: { name: pr-tests }
+spec:
+  event: { source: github, type: pull_request.opened }
+  pipelines: [ { name: flaky, inputs: { mark: "\${{ event.body.pull_request.title }}" } } ]
+---
+apiVersion: eventops.dev/v1
 kind: Trigger
 metadata: { name: deploy-command }
 spec:
@@ -162,6 +179,8 @@ describe('comment commands (issueops)', () => {
     const { id, event } = await comment('wanda', '/deploy');
     expect(event.runs).toHaveLength(1);
     const runId = event.runs[0]!.id;
+    // The run of a comment on a pull request is a check run on the PR's head (looked up).
+    await until('the check run on the head', () => github.checkRuns.filter((r) => r.external_id === runId), (r) => r.length === 1 && r[0]!.head_sha === HEAD);
     await until('the approval task waits', () => runOf(runId), (r) => r.tasks.some((t) => t.name === 'gate' && t.status === 'waiting_approval'));
     await until('👀 on the comment', () => reactionsOf(id), (r) => r.includes('eyes'));
     const [first] = await until('the sticky comment', () => sticky('deploy'), (c) => c.length === 1 && c[0]!.body.includes('waiting'));
@@ -191,6 +210,29 @@ describe('comment commands (issueops)', () => {
     expect(reactionsOf(id)).toEqual(['confused']);
   });
 
+  it('/retest runs the failed runs of the pull request\'s head again', async () => {
+    const payload = structuredClone((examples as unknown as { name: string; examples: Payload[] }[]).find((d) => d.name === 'pull_request')!.examples.find((e) => e.action === 'opened')!);
+    delete payload.installation;
+    const mark = join(dir, `flaky-${randomUUID()}`);
+    payload.repository = { ...(payload.repository as object), full_name: 'acme/ops', name: 'ops' };
+    payload.pull_request = { ...(payload.pull_request as object), number: PR, title: mark, head: { ...((payload.pull_request as Payload).head as object), sha: HEAD } };
+    const body = JSON.stringify(payload);
+    const res = await fetch(`${server.url}/webhooks/github`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-github-event': 'pull_request', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': await sign(HOOK_SECRET, body) }, body });
+    const { eventId } = (await res.json()) as { eventId: string };
+    const opened = await until('the PR event matched', () => api<{ status: string; runs: { id: string }[] }>(`/api/v1/events/${eventId}`), (e) => e.status !== 'received' && e.runs.length === 1);
+    const first = opened.runs[0]!.id;
+    expect((await until('the first run failed', () => runOf(first), (r) => !['pending', 'running'].includes(r.status))).status).toBe('failed');
+    await until('its check run completed', () => github.checkRuns.filter((r) => r.external_id === first), (r) => r[0]?.status === 'completed');
+
+    const { id, event } = await comment('walt', '/retest');
+    await until('👀', () => reactionsOf(id), (r) => r.includes('eyes'));
+    const again = await until('the re-run', () => api<{ runs: { id: string; status: string }[] }>('/api/v1/runs?pipeline=flaky'), (r) => r.runs.length === 2 && r.runs.every((x) => !['pending', 'running'].includes(x.status)));
+    const rerun = again.runs.find((r) => r.id !== first)!;
+    expect(rerun.status).toBe('succeeded');
+    expect(event.status).toBe('unmatched');
+    await until('the re-run\'s check run on the head', () => github.checkRuns.filter((r) => r.external_id === rerun.id), (r) => r[0]?.head_sha === HEAD && r[0]?.conclusion === 'success');
+  }, 60_000);
+
   it('/run starts a pipeline with its inputs; /cancel cancels the runs of the pull request', async () => {
     const { id, event } = await comment('walt', '/run hello who=team\n/slow');
     const slow = event.runs.find((r) => r.pipeline === 'slow')!.id;
@@ -200,6 +242,7 @@ describe('comment commands (issueops)', () => {
     expect(logs.lines.map((l) => l.text)).toContain('hello team');
 
     await until('the slow run runs', () => runOf(slow), (r) => r.status === 'running');
+    await until('the slow run reported running', () => github.checkRuns.filter((r) => r.external_id === slow), (r) => r.length === 1 && r[0]!.status === 'in_progress');
     await comment('walt', '/cancel');
     expect((await until('the slow run cancelled', () => runOf(slow), (r) => r.status !== 'running')).status).toBe('cancelled');
   });
