@@ -17,6 +17,7 @@ import { processAlive } from '../runners/process-group.js';
 import { agentSockets } from '../webhooks/index.js';
 import { startServerProcess, type ServerProcess } from './helpers/server-process.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
+import { startDockerd, type TestDockerd } from './helpers/dockerd.js';
 import { Redis } from 'ioredis';
 
 const DEPLOY_TOKEN = 'agent-deploy-token-77e1c';
@@ -30,7 +31,11 @@ interface AgentProcess {
 }
 
 function startAgent(server: string, id: string, token: string, workDir: string): AgentProcess {
-  const child = spawn(process.execPath, [resolve('bin/eventops.js'), 'agent', '--server', server, '--id', id, '--work-dir', workDir], {
+  return spawnAgent([], server, id, token, workDir);
+}
+
+function spawnAgent(extra: string[], server: string, id: string, token: string, workDir: string): AgentProcess {
+  const child = spawn(process.execPath, [resolve('bin/eventops.js'), 'agent', '--server', server, '--id', id, '--work-dir', workDir, ...extra], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', EVENTOPS_AGENT_TOKEN: token },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -199,6 +204,52 @@ describe('eventops agent end to end', () => {
     const after = await until('the agent shown disconnected', () => ok<AgentView>('/api/v1/agents/edge-2'), (a) => !a.connected, 20_000, context);
     expect(after.disconnectedAt).not.toBeNull();
   });
+});
+
+describe('an agent started with --docker-host runs tasks that name an image in containers', () => {
+  let dir: string;
+  let server: ServerProcess;
+  let dockerd: TestDockerd;
+  let agent: AgentProcess | undefined;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'eventops-agents-docker-'));
+    dockerd = await startDockerd();
+    const config = join(dir, 'eventops.yaml');
+    await writeFile(config, ['server: { port: 0, host: 127.0.0.1 }', `dataDir: ${join(dir, 'data')}`, `sources: [ { name: edge, path: ${resolve('test/fixtures/agents')}, secrets: [ DEPLOY_TOKEN, EDGE2_TOKEN ] } ]`, ''].join('\n'));
+    server = await startServerProcess({ config, dataDir: join(dir, 'data'), env: { EVENTOPS_SECRET_DEPLOY_TOKEN: DEPLOY_TOKEN, EVENTOPS_SECRET_EDGE2_TOKEN: EDGE2_TOKEN } });
+  }, 120_000);
+
+  afterAll(async () => {
+    await agent?.kill('SIGKILL');
+    await server?.stop();
+    await dockerd?.stop();
+    await rm(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it('a task with commands runs in the image, one without runs the image as built; secrets masked, outputs passed on', async () => {
+    const call = async <T>(path: string, init: RequestInit = {}): Promise<T> => {
+      const res = await fetch(`${server.url}${path}`, { ...init, headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' } });
+      const body = (await res.json()) as T;
+      if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(body)}`);
+      return body;
+    };
+    const context = () => `--- server ---\n${server.output().slice(-2000)}\n--- agent ---\n${agent?.output().slice(-2000)}`;
+    await until('definitions applied', () => call<{ total: number }>('/api/v1/definitions'), (d) => d.total >= 11, 30_000, context);
+    agent = spawnAgent(['--docker-host', dockerd.host], server.url, 'edge-3', EDGE2_TOKEN, join(dir, 'edge-3'));
+    const { eventId } = await call<{ eventId: string }>('/api/v1/events', { method: 'POST', body: JSON.stringify({ type: 'agent.image', body: {} }) });
+    const event = await until('event matched', () => call<{ status: string; runs: { id: string }[] }>(`/api/v1/events/${eventId}`), (e) => e.status !== 'received' && e.runs.length > 0, 30_000, context);
+    const id = event.runs[0]!.id;
+    const run = await until('run ended', () => call<{ status: string; tasks: { name: string; outputs: Record<string, string> }[] }>(`/api/v1/runs/${id}`), (r) => !['pending', 'running'].includes(r.status), 60_000, context);
+    expect(run.status, context()).toBe('succeeded');
+    expect(run.tasks.find((t) => t.name === 'boxed')!.outputs).toEqual({ kernel: 'Linux' });
+    expect(run.tasks.find((t) => t.name === 'as-built')!.outputs).toEqual({ answer: '42' });
+    const lines = async (task: string) => (await call<{ lines: { text: string }[] }>(`/api/v1/runs/${id}/logs?task=${task}`)).lines.map((l) => l.text);
+    expect(await lines('boxed')).toContain('in a container as 0, token ***');
+    expect(await lines('as-built')).toContain('hello Linux as 1000 in /data');
+    // The containers were removed after their attempts.
+    expect(await dockerd.docker.listContainers({ all: true, filters: { label: ['dev.eventops.managed'] } })).toEqual([]);
+  }, 120_000);
 });
 
 describe('an agent connected to the api process, tasks matched and started by a worker process (PostgreSQL, Redis)', () => {
