@@ -145,7 +145,7 @@ export const ConfigSchema = Type.Object(
           token: Type.Optional(SecretRef),
           /** GITHUB_API_URL: the REST API's base URL; default GitHub's. For GitHub Enterprise Server: `https://HOST/api/v3`. */
           apiUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
-          /** Check runs `eventops/<pipeline>` for runs of events that carry a repository and a commit; default true when the App or a token is set. */
+          /** Check runs: `eventops/<pipeline>` for runs of events that carry a repository and a commit, and `eventops/definitions` on pushes and pull requests to a source's repository; default true when the App or a token is set. */
           checks: Type.Optional(Type.Boolean()),
           /** Secrets `X-Hub-Signature-256` may be signed with: several at once while rotating. */
           webhookSecrets: Type.Optional(Type.Array(SecretRef)),
