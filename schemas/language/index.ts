@@ -9,6 +9,7 @@ export * from './actuator.js';
 export * from './pipeline.js';
 export * from './trigger.js';
 export * from './event.js';
+export * from './notify.js';
 export { parseDuration } from './duration.js';
 export { parseCpu, parseMemory } from './resources.js';
 

@@ -3,6 +3,7 @@
 // exist, no cycles) are checked by the semantic validator, not here.
 import { Type, type Static } from '@sinclair/typebox';
 import { definitionSchema, Duration, Name, SecretRef, Selector, VariableName } from './common.js';
+import { Notify } from './notify.js';
 
 const strict = { additionalProperties: false } as const;
 
@@ -115,6 +116,7 @@ export const PipelineSpec = Type.Object(
     tasks: Type.Array(Task, { minItems: 1 }),
     finally: Type.Optional(Type.Array(Task)),
     outputs: Type.Optional(Type.Array(Type.Object({ name: VariableName, value: Type.String(), description: Type.Optional(Type.String()) }, strict))),
+    notify: Type.Optional(Notify),
   },
   strict,
 );

@@ -2,6 +2,7 @@
 // a schedule, dedupe and reporting.
 import { Type, type Static } from '@sinclair/typebox';
 import { definitionSchema, Duration, Name } from './common.js';
+import { Notify } from './notify.js';
 
 const strict = { additionalProperties: false } as const;
 
@@ -56,6 +57,7 @@ export const TriggerSpec = Type.Object(
         strict,
       ),
     ),
+    notify: Type.Optional(Notify),
   },
   strict,
 );

@@ -15,13 +15,14 @@ import { expressionReferences } from './rules/expressions.js';
 import { uniqueNames } from './rules/names.js';
 import { pipelineCycles, pipelineShape } from './rules/pipelines.js';
 import { noSecretLiterals } from './rules/secrets.js';
+import { notifySinks } from './rules/notify.js';
 import { selectorsSatisfied } from './rules/selectors.js';
 import { triggerShape } from './rules/triggers.js';
 
 /** Rules that look at the whole set every pass (they are cheap). */
 const SET_RULES: readonly Rule[] = [uniqueNames, actuatorConnections, pipelineCycles, selectorsSatisfied];
 /** Rules about one definition at a time (and the pipelines it names): re-run only where needed. */
-const DEFINITION_RULES: readonly Rule[] = [pipelineShape, triggerShape, expressionReferences, noSecretLiterals];
+const DEFINITION_RULES: readonly Rule[] = [pipelineShape, triggerShape, notifySinks, expressionReferences, noSecretLiterals];
 
 /** The semantic rules, in the order they run. */
 export const RULES: readonly Rule[] = [...SET_RULES, ...DEFINITION_RULES];
