@@ -433,3 +433,49 @@ export const githubCommandReplies = pgTable('github_command_replies', {
   replyId: bigint('reply_id', { mode: 'number' }),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 });
+
+/**
+ * The CloudEvents of run and task status changes (an outbox): written in the transaction of the
+ * transition, numbered per run (`seq`, 1, 2, …), then published in that order by `publish-run-events`
+ * jobs. `id` is the CloudEvent id (`<run id>.<seq>`), the same on every retry, so sinks dedupe.
+ */
+export const runEvents = pgTable(
+  'run_events',
+  {
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    seq: integer('seq').notNull(),
+    /** The whole CloudEvent (JSON, structured mode). */
+    event: jsonb('event').$type<Record<string, unknown>>().notNull(),
+    /** `started`, `succeeded`, …, or `task.<status>`: what `notify[].on` selects. */
+    on: text('on').notNull(),
+    /** The NATS subject under `nats.runsPrefix`, without the prefix. */
+    subject: text('subject').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.seq] })],
+);
+export type RunEventRow = typeof runEvents.$inferSelect;
+
+/**
+ * How far each sink of a run got: the last `seq` it was sent (events it does not select count as
+ * sent), and a short lease so one process at a time sends to it — which keeps the order.
+ */
+export const runEventCursors = pgTable(
+  'run_event_cursors',
+  {
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    /** `nats` (the runs subjects), or `pipeline/<i>` / `trigger/<i>`: a `notify` entry. */
+    sink: text('sink').notNull(),
+    sent: integer('sent').notNull().default(0),
+    leaseUntil: timestamp('lease_until', { withTimezone: true }),
+    leaseOwner: text('lease_owner'),
+    /** The last delivery error, for people (never a header value). */
+    error: text('error'),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.sink] })],
+);
