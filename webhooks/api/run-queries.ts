@@ -1,8 +1,9 @@
 // The reads behind the runs routes: a page of runs (newest first, by the `runs_created` index),
-// one run with its tasks and child runs, a run's (or task's) state, and log chunks after a chunk
-// id. Plain drizzle selects that run the same on PostgreSQL and PGlite.
-import { and, asc, desc, eq, gt, gte, inArray, lt, sql, type SQL } from 'drizzle-orm';
-import { logChunks, revisions, runs, taskRuns, type Db, type LogChunkRow, type RunRow, type TaskRunRow } from '../../schemas/database/index.js';
+// one run with its tasks (and each task's `needs`, for drawing the DAG) and child runs, a run's
+// (or task's) state, and log chunks after a chunk id. Plain drizzle selects that run the same on
+// PostgreSQL and PGlite.
+import { and, asc, desc, eq, gt, gte, inArray, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
+import { definitions, logChunks, revisions, runs, taskRuns, type Db, type LogChunkRow, type RunRow, type TaskRunRow } from '../../schemas/database/index.js';
 import { encodeRunCursor, type RunCursor } from './run-cursor.js';
 import type { ChildRunItem, LogLineItem, RunDetail, RunPage, RunSummary, TaskItem } from './run-types.js';
 
@@ -69,13 +70,14 @@ export async function getRun(db: Db, id: string): Promise<RunDetail | undefined>
   const [found] = await db.select({ run: runs, commit: revisions.commit }).from(runs).leftJoin(revisions, eq(revisions.id, runs.revisionId)).where(eq(runs.id, id));
   if (!found) return undefined;
   const { run, commit } = found;
-  const [tasks, children] = await Promise.all([
+  const [tasks, children, needs] = await Promise.all([
     db.select().from(taskRuns).where(eq(taskRuns.runId, id)).orderBy(asc(taskRuns.position), asc(taskRuns.name)),
     db
       .select({ id: runs.id, parentTask: runs.parentTask, pipeline: runs.pipeline, status: runs.status })
       .from(runs)
       .where(eq(runs.parentRunId, id))
       .orderBy(asc(runs.createdAt), asc(runs.id)),
+    pipelineNeeds(db, run),
   ]);
   return {
     ...toSummary(run),
@@ -86,7 +88,7 @@ export async function getRun(db: Db, id: string): Promise<RunDetail | undefined>
     concurrencyGroup: run.concurrencyGroup,
     stopRequested: run.stopRequested,
     deadlineAt: iso(run.deadlineAt),
-    tasks: tasks.map(toTaskItem),
+    tasks: tasks.map((t) => toTaskItem(t, needs)),
     children: children satisfies ChildRunItem[],
   };
 }
@@ -134,10 +136,48 @@ export function chunkLines(chunk: LogChunkRow): LogLineItem[] {
   return chunk.lines.map((line) => ({ task: chunk.task, attempt: chunk.attempt, at: new Date(line.at).toISOString(), stream: line.stream, text: line.text }));
 }
 
-export function toTaskItem(t: TaskRunRow): TaskItem {
+/**
+ * Each task's `needs`, by task name, from the run's pipeline as it was at the run's revision
+ * (the run's own definitions, whatever came since). Empty when that definition cannot be found.
+ */
+export async function pipelineNeeds(db: Db, run: Pick<RunRow, 'source' | 'pipeline' | 'revisionId'>): Promise<Map<string, string[]>> {
+  const [found] = await db
+    .select({ spec: definitions.spec })
+    .from(definitions)
+    .where(
+      and(
+        eq(definitions.source, run.source),
+        eq(definitions.kind, 'Pipeline'),
+        eq(definitions.name, run.pipeline),
+        lte(definitions.addedRevisionId, run.revisionId),
+        or(isNull(definitions.removedRevisionId), gt(definitions.removedRevisionId, run.revisionId)),
+      ),
+    )
+    .limit(1);
+  const needs = new Map<string, string[]>();
+  const spec = (found?.spec ?? {}) as { tasks?: unknown; finally?: unknown };
+  for (const list of [spec.tasks, spec.finally]) {
+    if (!Array.isArray(list)) continue;
+    for (const task of list as { name?: unknown; needs?: unknown }[]) {
+      if (typeof task?.name !== 'string') continue;
+      needs.set(task.name, Array.isArray(task.needs) ? task.needs.filter((n): n is string => typeof n === 'string') : []);
+    }
+  }
+  return needs;
+}
+
+/** pipelineNeeds of the run with this id (empty for an unknown run). */
+export async function runNeeds(db: Db, runId: string): Promise<Map<string, string[]>> {
+  const [run] = await db.select({ source: runs.source, pipeline: runs.pipeline, revisionId: runs.revisionId }).from(runs).where(eq(runs.id, runId));
+  return run ? pipelineNeeds(db, run) : new Map();
+}
+
+/** `needs`: from pipelineNeeds; a task it does not name needs nothing. */
+export function toTaskItem(t: TaskRunRow, needs: ReadonlyMap<string, readonly string[]>): TaskItem {
   return {
     name: t.name,
     phase: t.phase,
+    needs: [...(needs.get(t.name) ?? [])],
     type: t.type,
     status: t.status,
     attempt: t.attempt,

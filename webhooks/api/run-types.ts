@@ -44,6 +44,8 @@ export interface TaskItem {
   name: string;
   /** `tasks` or `finally`. */
   phase: string;
+  /** The tasks it waits for (the pipeline's `needs`): the edges of the run's DAG. */
+  needs: string[];
   type: string;
   status: string;
   /** The current attempt, 1 for the first; 0 before it was queued. */

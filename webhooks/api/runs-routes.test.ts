@@ -11,7 +11,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The class itself, from its file: the routes must recognise the engine's real error.
 import { RunStateError } from '../../queue/runs/run-engine.js';
-import { events, logChunks, openDatabase, runs, taskRuns, type Database, type Db, type RunRow, type TaskRunRow } from '../../schemas/database/index.js';
+import { definitions, events, logChunks, openDatabase, runs, taskRuns, type Database, type Db, type RunRow, type TaskRunRow } from '../../schemas/database/index.js';
 import { COMMITS, RecordingReconciler, seedSources, type SeededIds } from '../../test/helpers/api-fixture.js';
 import { createTestDatabase, type TestDatabase } from '../../test/helpers/postgres.js';
 import { createApp, createToken, startHttpServer, type HttpServer } from '../index.js';
@@ -121,6 +121,19 @@ async function seedRuns(db: Db, ids: SeededIds): Promise<void> {
     task('run-i', 'gate', 0, { type: 'approval', status: 'waiting_approval' }),
     task('run-j', 'gate', 0, { type: 'approval', status: 'waiting_approval' }),
   ]);
+  // run-c's pipeline at its revision: its tasks' `needs` are the edges of the DAG the API shows.
+  await db.insert(definitions).values({
+    source: 'local',
+    kind: 'Pipeline',
+    name: 'deploy',
+    file: 'pipelines/deploy.yaml',
+    line: 1,
+    column: 1,
+    metadata: { name: 'deploy' },
+    spec: { tasks: [{ name: 'build' }, { name: 'approve', needs: ['build'] }, { name: 'notify', needs: ['build', 'approve'] }], finally: [{ name: 'cleanup' }] },
+    contentHash: 'local/Pipeline/deploy',
+    addedRevisionId: ids.local,
+  });
   const line = (ms: number, stream: string, text: string) => ({ at: Date.parse('2025-05-01T10:02:00Z') + ms, stream, text });
   await db.insert(logChunks).values([
     { runId: 'run-c', task: 'build', attempt: 1, lines: [line(1000, 'system', 'attempt 1 on local/here'), line(4000, 'stderr', 'make: *** [all] Error 1')] },
@@ -329,15 +342,16 @@ describe('GET /api/v1/runs/:id', () => {
       durationMs: null,
       children: [{ id: 'run-c-child', parentTask: 'notify', pipeline: 'notify', status: 'pending' }],
     });
-    expect(body.tasks.map((t) => [t.name, t.phase, t.type, t.status])).toEqual([
-      ['build', 'tasks', 'local', 'succeeded'],
-      ['approve', 'tasks', 'approval', 'waiting_approval'],
-      ['notify', 'tasks', 'pipeline', 'running'],
-      ['cleanup', 'finally', 'local', 'pending'],
+    expect(body.tasks.map((t) => [t.name, t.phase, t.type, t.status, t.needs])).toEqual([
+      ['build', 'tasks', 'local', 'succeeded', []],
+      ['approve', 'tasks', 'approval', 'waiting_approval', ['build']],
+      ['notify', 'tasks', 'pipeline', 'running', ['build', 'approve']],
+      ['cleanup', 'finally', 'local', 'pending', []],
     ]);
     expect(body.tasks[0]).toEqual({
       name: 'build',
       phase: 'tasks',
+      needs: [],
       type: 'local',
       status: 'succeeded',
       attempt: 2,
@@ -627,7 +641,7 @@ describe('POST /api/v1/runs/:id/tasks/:task/approve and /reject', () => {
     const { status, body } = await decide('run-c/tasks/approve/approve', JSON.stringify({ comment: 'looks good' }));
     expect(status).toBe(200);
     expect(body.runId).toBe('run-c');
-    expect(body.task).toMatchObject({ name: 'approve', status: 'succeeded', decision: 'approve', decidedBy: 'operator', outputs: { approvedBy: 'operator', comment: 'looks good' } });
+    expect(body.task).toMatchObject({ name: 'approve', needs: ['build'], status: 'succeeded', decision: 'approve', decidedBy: 'operator', outputs: { approvedBy: 'operator', comment: 'looks good' } });
     expect(f.engine.calls).toContainEqual(['decideApproval', 'run-c', 'approve', 'approve', 'operator', 'looks good']);
   });
 

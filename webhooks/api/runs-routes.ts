@@ -9,7 +9,7 @@ import { requireToken } from '../auth/index.js';
 import { ApiError, badRequest, notFound } from './api-error.js';
 import { decodeRunCursor } from './run-cursor.js';
 import { followRunLog } from './run-log-stream.js';
-import { chunkLines, getRun, listRuns, readLogChunks, runState, toTaskItem, type RunFilter } from './run-queries.js';
+import { chunkLines, getRun, listRuns, readLogChunks, runNeeds, runState, toTaskItem, type RunFilter } from './run-queries.js';
 import { FINISHED_RUN_STATUSES, RUN_STATUSES, type CancelAnswer, type DecisionAnswer, type LogPage } from './run-types.js';
 
 /** The part of the run engine the routes use: what a person may do to a run. */
@@ -103,7 +103,7 @@ export function runsRoutes(deps: RunsRoutesDeps): Hono {
       const task = c.req.param('task');
       const comment = parseComment(await c.req.text());
       const row = await engineCall(() => engine.decideApproval(id, task, decision, tokenName(c.get('apiToken')), comment));
-      const answer: DecisionAnswer = { runId: id, task: toTaskItem(row) };
+      const answer: DecisionAnswer = { runId: id, task: toTaskItem(row, await runNeeds(db, id)) };
       return c.json(answer);
     });
   }
