@@ -161,11 +161,12 @@ export function createCommentCommands(deps: CommentCommandsDeps): CommentCommand
       .from(definitions)
       .innerJoin(sources, eq(sources.name, definitions.source))
       .where(and(eq(definitions.kind, 'Pipeline'), eq(definitions.name, name), isNull(definitions.removedRevisionId)));
+    // Each source is a namespace: a comment on a repository reaches only the sources kept in it.
     const own = deps.sourcesOfRepo(ref.owner, ref.repo);
-    const here = rows.filter((r) => own.includes(r.source));
-    const pick = here.length > 0 ? here : rows;
-    if (pick.length === 0) return { error: `no source defines a pipeline \`${name}\`` };
-    if (pick.length > 1) return { error: `several sources define a pipeline \`${name}\` (${pick.map((r) => r.source).join(', ')}) and none of them is this repository's` };
+    if (own.length === 0) return { error: `no eventops source is kept in ${ref.owner}/${ref.repo}, so \`/run\` has no pipelines here (triggers with a \`command\` still work)` };
+    const pick = rows.filter((r) => own.includes(r.source));
+    if (pick.length === 0) return { error: `no source of ${ref.owner}/${ref.repo} (${own.join(', ')}) defines a pipeline \`${name}\`` };
+    if (pick.length > 1) return { error: `several sources of ${ref.owner}/${ref.repo} define a pipeline \`${name}\` (${pick.map((r) => r.source).join(', ')})` };
     const { source, revisionId } = pick[0]!;
     if (revisionId === null) return { error: `source ${source} has no active revision` };
     const pipeline = (await deps.definitions.get(source, revisionId)).pipelines.get(name);
