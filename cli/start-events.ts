@@ -1,13 +1,13 @@
 // The event side of `eventops serve`: the queue (BullMQ with REDIS_URL, else embedded in the
 // database), the intake that persists then enqueues, the match-event workers, the sweeper that
-// re-enqueues what never reached the queue, schedules, the NATS source, and reconciles asked by
-// GitHub pushes. Built by the composition root; `close()` stops it all in order.
+// re-enqueues what never reached the queue, schedules, the NATS source, the runs' CloudEvents
+// (NATS and `notify` sinks), and reconciles asked by GitHub pushes. Built by the composition root; `close()` stops it all in order.
 import { eq, and } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Config, SecretStore } from '../config/index.js';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { activeTriggersCache, createActuatorRunners, startAgentDispatch, startAgentPresence, createBullmqDriver, createEmbeddedDriver, createRunEngine, createTaskWorker, definitionsAtRevision, matchStoredEvent, startNatsSource, startRunSweeper, startScheduler, startSweeper, type EventopsCatalog, type Job, type NatsSource, type QueueDriver, type RunEngine } from '../queue/index.js';
+import { activeTriggersCache, createActuatorRunners, startAgentDispatch, startAgentPresence, createBullmqDriver, createEmbeddedDriver, createRunEngine, createTaskWorker, definitionsAtRevision, matchStoredEvent, startNatsSource, startRunSweeper, startScheduler, startSweeper, createRunEventPublisher, recordRunEvents, type EventopsCatalog, type Job, type NatsSource, type QueueDriver, type RunEngine } from '../queue/index.js';
 import { runnerKinds } from './runner-kinds.js';
 import { createGithubSide } from './github-reports.js';
 import { createDefinitionChecks } from './github-definitions.js';
@@ -48,8 +48,11 @@ export async function startEvents(config: Config, deps: { database: Database; re
   const stops: (() => Promise<void>)[] = [];
   const enqueue = async (jobs: readonly Job[]) => void (await driver.enqueueMany(jobs));
   const definitions = definitionsAtRevision(db);
+  // `secret` is defined below; the publisher calls it only when it sends.
+  const publisher = createRunEventPublisher({ db, definitions, secret: (source, name) => secret(source, name), logger, ...(config.nats ? { nats: { url: config.nats.url, prefix: config.nats.runsPrefix } } : {}) });
+  const onTransition = recordRunEvents({ server: config.server.publicUrl ? new URL(config.server.publicUrl).host : 'local', wants: (run, tx) => publisher.wants(run, tx) });
   const github = createGithubSide(config, { db, secrets: deps.secrets });
-  const engine = createRunEngine({ db, definitions, enqueue, logger, ...(github ? { onRunChange: (run) => github.reportJobs(run) } : {}) });
+  const engine = createRunEngine({ db, definitions, enqueue, logger, ...(github ? { onRunChange: (run) => github.reportJobs(run) } : {}), onTransition });
   const definitionChecks = createDefinitionChecks(config, { db, client: github?.client, secrets: deps.secrets, enqueue });
   const secret = (source: string, name: string) => {
     const allowed = config.sources.find((s) => s.name === source)?.secrets ?? [];
@@ -102,6 +105,7 @@ export async function startEvents(config: Config, deps: { database: Database; re
       'report-run': async ({ runId }) => github?.reporter.report(runId),
       'answer-comment': async ({ eventId }) => comments?.answer(eventId),
       'check-definitions': async ({ eventId }, ctx) => definitionChecks?.run(eventId, ctx),
+      'publish-run-events': async ({ runId }) => publisher.publish(runId),
     },
     {
       concurrency: config.runs.concurrency,
@@ -143,9 +147,10 @@ export async function startEvents(config: Config, deps: { database: Database; re
     stops.unshift(() => scheduler.stop());
   }
   let nats: NatsSource | undefined;
-  if (config.nats && roles.has('api')) {
-    nats = await startNatsSource({ ...config.nats, accept: (e) => intake.accept(e), reportError: (e, context) => onError(e, context) });
-    logger.info({ stream: config.nats.stream, subjects: config.nats.subjects }, 'NATS source ready');
+  const natsIn = config.nats?.stream !== undefined && config.nats.subjects.length > 0 ? { ...config.nats, stream: config.nats.stream } : undefined;
+  if (natsIn && roles.has('api')) {
+    nats = await startNatsSource({ ...natsIn, accept: (e) => intake.accept(e), reportError: (e, context) => onError(e, context) });
+    logger.info({ stream: natsIn.stream, subjects: natsIn.subjects }, 'NATS source ready');
   }
   let closing: Promise<void> | undefined;
   return {
@@ -159,6 +164,7 @@ export async function startEvents(config: Config, deps: { database: Database; re
         await nats?.close();
         for (const stop of stops) await stop();
         await driver.close();
+        await publisher.close();
         // Agents' tasks are cancelled; their agents get a few seconds to say so, then they are failed here.
         const dispatchClosed = agentDispatch.close();
         await Promise.race([dispatchClosed, new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);

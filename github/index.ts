@@ -9,4 +9,5 @@ export { createDefinitionsCheck, DefinitionsCheckBusyError, DEFINITIONS_CHECK_NA
 export { definitionsCheckTarget, type DefinitionsCheckTarget } from './definitions-check-target.js';
 export { planDefinitions, diffPaths, triggerChangeWords, type DefinitionsPlan, type PlanDefinition, type FieldChange, type TriggerChange } from './definitions-plan.js';
 export { createPermissionLookup, meetsPermission, PERMISSIONS, type Permission, type PermissionLookup } from './permissions.js';
-export { createCommentCommands, BUILTIN_COMMANDS, type CommentCommands, type CommentCommandsDeps } from './comment-commands.js';
+export { createCommentCommands, type CommentCommands, type CommentCommandsDeps } from './comment-commands.js';
+export { BUILTIN_COMMANDS } from './builtin-commands.js';

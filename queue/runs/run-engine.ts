@@ -26,6 +26,17 @@ export interface RunEngineDeps {
   logger: Logger;
   /** Jobs to enqueue after each transition of a top-level run (reports to GitHub); default none. */
   onRunChange?(run: RunRow): Job[];
+  /** Called in the transaction of each transition of any run, with the statuses before it: writes what must commit with it (the run's CloudEvents) and returns jobs to enqueue after. */
+  onTransition?(tx: Tx, change: RunTransition): Promise<Job[]>;
+}
+
+/** A transition as `onTransition` sees it: the run and its tasks after, and their statuses before. */
+export interface RunTransition {
+  run: RunRow;
+  /** The git commit (or folder digest) of the run's revision. */
+  revision: string;
+  before: { status: string; tasks: ReadonlyMap<string, { status: string; attempt: number }> };
+  tasks: ReadonlyMap<string, TaskRunRow>;
 }
 
 /** What a worker reports for one attempt of a task: the runner's result, and its last log lines not yet stored (written with the result, in its transaction). */
@@ -116,6 +127,7 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
       if (!run) throw new RunStateError(`run ${runId} does not exist`, 404);
       const defs = await deps.definitions.get(run.source, run.revisionId, tx);
       const l: Locked = { tx, run, pipeline: defs.pipelines.get(run.pipeline), revision: defs.commit, tasks: await taskRowsOf(tx, run), after, then, dirty: false };
+      const before = deps.onTransition ? { status: run.status, tasks: new Map([...l.tasks].map(([name, row]) => [name, { status: row.status, attempt: row.attempt }])) } : undefined;
       const value = await fn(l);
       // Remembered before the commit: versions are random, so if the commit fails this entry
       // matches no stored version and is never used.
@@ -125,6 +137,7 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
         l.run = { ...l.run, version };
         remember(runId, { version, tasks: l.tasks });
         if (deps.onRunChange && l.run.parentRunId === null) after.push(...deps.onRunChange(l.run));
+        if (deps.onTransition && before) after.push(...(await deps.onTransition(tx, { run: l.run, revision: l.revision, before, tasks: l.tasks })));
       } else remember(runId, { version: l.run.version, tasks: l.tasks });
       return value;
     });
