@@ -118,15 +118,20 @@ export const ConfigSchema = Type.Object(
     /** Where secrets come from besides `EVENTOPS_SECRET_<NAME>`: a folder with one file per secret. */
     secrets: Type.Optional(Type.Object({ dir: Type.Optional(Type.String({ minLength: 1 })) }, { additionalProperties: false })),
     sources: Type.Optional(Type.Array(SourceConfigSchema)),
-    /** Events from NATS JetStream: a durable consumer per subject filter on `stream`. */
+    /**
+     * NATS JetStream: events in (a durable consumer per subject filter on `stream`, when `stream`
+     * and `subjects` are set) and the CloudEvents of runs out (always, to `<runsPrefix>.>`).
+     */
     nats: Type.Optional(
       Type.Object(
         {
           /** NATS_URL, e.g. nats://127.0.0.1:4222. */
           url: Type.Optional(Type.String({ pattern: '^(nats|tls|wss?)://', description: 'a nats:// URL' })),
-          /** The JetStream stream that captures the subjects (created by the operator). */
-          stream: Type.String({ minLength: 1 }),
-          subjects: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+          /** The JetStream stream that captures the subjects (created by the operator); with `subjects`, events come in from it. */
+          stream: Type.Optional(Type.String({ minLength: 1 })),
+          subjects: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
+          /** Runs' CloudEvents go to `<runsPrefix>.<pipeline>.<run>.<status>`; default `eventops.runs`. A stream must capture `<runsPrefix>.>`. */
+          runsPrefix: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$', description: 'NATS subject tokens without wildcards, e.g. eventops.runs' })),
           /** Prefix of the durable consumer names; default `eventops`. */
           durable: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]+$' })),
         },

@@ -41,7 +41,8 @@ export interface Config {
   secretsDir?: string;
   sources: SourceConfig[];
   receivers: ReceiverConfig[];
-  nats?: { url: string; stream: string; subjects: string[]; durable: string };
+  /** `stream` and `subjects` set: events come in from NATS; always: runs' CloudEvents go out under `runsPrefix`. */
+  nats?: { url: string; stream?: string; subjects: string[]; durable: string; runsPrefix: string };
   /** Names of the secrets GitHub webhooks may be signed with (rotation: any of them). */
   githubWebhookSecrets: string[];
   /** GitHub's API, when eventops writes to it: an App (its private key's secret name) or a token's secret name. */
@@ -242,8 +243,16 @@ function normalise(raw: RawConfig, base: string, file: string | undefined, origi
     queuePrefix: raw.redis?.prefix ?? 'eventops',
     runs: { concurrency: raw.runs?.concurrency ?? 8, leaseMs: parseDuration(raw.runs?.lease ?? '30s') as number },
     queue: { sweepIntervalMs: parseDuration(raw.queue?.sweepInterval ?? '30s') as number, sweepAfterMs: parseDuration(raw.queue?.sweepAfter ?? '1m') as number },
-    ...(raw.nats ? { nats: { url: raw.nats.url ?? 'nats://127.0.0.1:4222', stream: raw.nats.stream, subjects: raw.nats.subjects, durable: raw.nats.durable ?? 'eventops' } } : {}),
+    ...natsConfig(raw.nats, origins),
   };
+}
+
+function natsConfig(nats: RawConfig['nats'], origins: Origins): Pick<Config, 'nats'> {
+  if (!nats) return {};
+  if ((nats.stream === undefined) !== (nats.subjects === undefined)) {
+    throw new ConfigError(`${where(['nats'], origins)}: nats: events come in from NATS with both \`stream\` and \`subjects\`; set both, or neither to only publish runs' CloudEvents`);
+  }
+  return { nats: { url: nats.url ?? 'nats://127.0.0.1:4222', ...(nats.stream ? { stream: nats.stream } : {}), subjects: nats.subjects ?? [], durable: nats.durable ?? 'eventops', runsPrefix: nats.runsPrefix ?? 'eventops.runs' } };
 }
 
 function githubApi(github: RawConfig['github'], origins: Origins): Pick<Config, 'github'> {

@@ -1,5 +1,5 @@
 // Queues and what flows through them: the typed catalog and its drivers (BullMQ, embedded), the
-// sweeper, trigger matching, the match-event handler, schedules and the NATS source.
+// sweeper, trigger matching, the match-event handler, schedules, the NATS source and the CloudEvents of runs (notify).
 export * from './jobs/index.js';
 export * from './matching/index.js';
 export { activeTriggersCache, type ActiveTriggers, type ActiveTriggersCache } from './match/active-triggers.js';
@@ -8,3 +8,4 @@ export { startScheduler, scheduledTriggers, type Scheduler, type SchedulerDeps }
 export { dueTicks, tickDeliveryId, type ScheduledTrigger } from './schedules/due-ticks.js';
 export { startNatsSource, type NatsSource, type NatsSourceOptions } from './nats/nats-source.js';
 export * from './runs/index.js';
+export { createRunEventPublisher, recordRunEvents, runCloudEvents, type CloudEvent, type RunEventPublisher } from './notify/index.js';

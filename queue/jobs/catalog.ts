@@ -180,6 +180,18 @@ export const eventopsCatalog = defineCatalog({
       backoff: { type: 'exponential', delayMs: 2_000 },
       jobId: (p) => `report-run:${p.runId}:${p.version}`,
     }),
+    /**
+     * Send a run's CloudEvents (`run_events`) up to number `seq` to the runs' NATS subjects and to
+     * the `notify` sinks that select them, each sink in order from where it stopped. One job per
+     * transition; a later one sends what an earlier one could not. Retried for about 2 hours, so a
+     * sink being down delays notifications and never touches runs.
+     */
+    'publish-run-events': defineJob({
+      payload: Type.Object({ runId: Id, seq: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }),
+      attempts: 12,
+      backoff: { type: 'exponential', delayMs: 2_000 },
+      jobId: (p) => `publish-run-events:${p.runId}:${p.seq}`,
+    }),
     /** Act on and answer the slash-commands of a new GitHub comment (built-in commands, reactions, one reply), once it was matched. */
     'answer-comment': defineJob({
       payload: Type.Object({ eventId: Id }, { additionalProperties: false }),

@@ -245,7 +245,7 @@ describe('sweeper', () => {
       // Process them without marking the events (as if the matcher's write were lost too).
       const seen: string[] = [];
       await driver.work(
-        { 'match-event': async (p) => void seen.push(p.eventId), 'start-run': notHere, 'run-timeout': notHere, 'run-task': notHere, 'report-run': notHere, 'answer-comment': notHere, 'check-definitions': notHere },
+        { 'match-event': async (p) => void seen.push(p.eventId), 'start-run': notHere, 'run-timeout': notHere, 'run-task': notHere, 'report-run': notHere, 'answer-comment': notHere, 'check-definitions': notHere, 'publish-run-events': notHere },
         { concurrency: 2, queues: ['events'] },
       );
       await waitFor('both events matched', async () => (await driver.stats('events')).completed === 2);
@@ -307,6 +307,7 @@ describe('catalog', () => {
     expect(Object.keys(eventopsCatalog)).toEqual(['events', 'runs', 'tasks', 'reports']);
     expect(eventopsCatalog.reports['report-run'].jobId({ runId: 'r1', version: 'v7' })).toBe('report-run:r1:v7');
     expect(eventopsCatalog.reports['answer-comment'].jobId({ eventId: 'e1' })).toBe('answer-comment:e1');
+    expect(eventopsCatalog.reports['publish-run-events'].jobId({ runId: 'r1', seq: 3 })).toBe('publish-run-events:r1:3');
     expect(eventopsCatalog.events['match-event'].jobId({ eventId: 'e1' })).toBe('match-event:e1');
     expect(eventopsCatalog.runs['start-run'].jobId({ runId: 'r1' })).toBe('start-run:r1');
     expect(eventopsCatalog.tasks['run-task'].jobId({ runId: 'r1', task: 'build', attempt: 2 })).toBe('run-task:r1:build:2');

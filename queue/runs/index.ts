@@ -1,6 +1,6 @@
 // The run engine: DAG transitions, the task worker, logs and the run sweeper.
 export { decide, outcome, isTerminal, type Decision as DagDecision, type PlanTask, type RunStatus, type TaskStatus, type Stop } from './dag.js';
-export { createRunEngine, RunStateError, type RunEngine, type RunEngineDeps, type AttemptResult, type Decision, type Job } from './run-engine.js';
+export { createRunEngine, RunStateError, type RunEngine, type RunEngineDeps, type RunTransition, type Tx, type AttemptResult, type Decision, type Job } from './run-engine.js';
 export { createTaskWorker, type TaskWorkerDeps } from './task-worker.js';
 export { definitionsAtRevision, type DefinitionsAtRevision, type RevisionDefinitions } from './definitions-at-revision.js';
 export { sweepRuns, startRunSweeper, type RunSweep, type RunSweepDeps } from './run-sweeper.js';

@@ -136,6 +136,7 @@ async function round(store: Store, measure: Measure, count: number, n: number): 
         'run-task': notHere,
         'report-run': notHere,
         'answer-comment': notHere,
+        'publish-run-events': notHere,
         'check-definitions': notHere,
       },
       { concurrency: IN_FLIGHT, queues: ['events'] },

@@ -125,7 +125,7 @@ async function dagOverhead(dbUrl: string, dataDir: string, defs: string, prefix:
   const engine = createRunEngine({ db: database.db, definitions, enqueue, logger });
   const nothing: Runner = { type: 'local', run: async () => ({ status: 'succeeded', exitCode: 0, outputs: {} }), close: async () => undefined };
   const runTask = createTaskWorker({ db: database.db, engine, definitions, runners: { use: (_choice, work) => work(nothing), close: async () => undefined }, secret: () => '', workerId: 'bench', leaseMs: 30_000, logger });
-  await driver.work({ 'match-event': async () => undefined, 'start-run': async ({ runId }) => engine.startRun(runId), 'run-timeout': async () => undefined, 'run-task': runTask, 'report-run': async () => undefined, 'answer-comment': async () => undefined, 'check-definitions': async () => undefined }, { concurrency: 16 });
+  await driver.work({ 'match-event': async () => undefined, 'start-run': async ({ runId }) => engine.startRun(runId), 'run-timeout': async () => undefined, 'run-task': runTask, 'report-run': async () => undefined, 'answer-comment': async () => undefined, 'check-definitions': async () => undefined, 'publish-run-events': async () => undefined }, { concurrency: 16 });
   const client = new pg.Client({ connectionString: dbUrl });
   await client.connect();
   try {
