@@ -36,7 +36,10 @@ function stickyBody(pipeline: string, output: { title: string; summary: string }
 /** Lines of a failed task's log put in the check run's text. */
 const LOG_TAIL_LINES = 60;
 
-/** Thrown when another reporter holds the run's lease: a transient error, the job is retried. */
+/** Reports one job writes in a row while its run keeps changing, before it hands over to a retry. */
+const MAX_ROUNDS = 20;
+
+/** Thrown when a report could not catch up with its run, or a sticky comment is being created by another report: a transient error, the job is retried. */
 export class ReportBusyError extends Error {
   readonly kind = 'transient';
   readonly reason = 'ReportBusy';
@@ -62,17 +65,25 @@ export function createRunReporter(deps: RunReporterDeps): RunReporter {
       .insert(githubReports)
       .values({ runId, owner: target.owner, repo: target.repo, headSha: target.headSha ?? null, issueNumber: target.issueNumber ?? null, isPull: target.isPull ?? false, installationId: target.installationId ?? null })
       .onConflictDoNothing();
-    const [held] = await db
-      .update(githubReports)
-      .set({ lockUntil: sql`now() + ${leaseMs}::double precision * interval '1 millisecond'` })
-      .where(and(eq(githubReports.runId, runId), or(isNull(githubReports.lockUntil), lte(githubReports.lockUntil, sql`now()`))))
-      .returning();
-    if (!held) throw new ReportBusyError(`another reporter is writing the check run of run ${runId}; this report is retried`);
-    try {
-      await write(held, row.event);
-    } finally {
-      await db.update(githubReports).set({ lockUntil: null, updatedAt: sql`now()` }).where(eq(githubReports.runId, runId));
+    // The lease holder writes until what GitHub shows is the run's latest version, re-reading
+    // after it lets the lease go; a job that finds the lease held leaves the work to the holder.
+    // (Its version was committed before it looked, so the holder's read after letting go sees it.)
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const [held] = await db
+        .update(githubReports)
+        .set({ lockUntil: sql`now() + ${leaseMs}::double precision * interval '1 millisecond'` })
+        .where(and(eq(githubReports.runId, runId), or(isNull(githubReports.lockUntil), lte(githubReports.lockUntil, sql`now()`))))
+        .returning();
+      if (!held) return;
+      try {
+        await write(held, row.event);
+      } finally {
+        await db.update(githubReports).set({ lockUntil: null, updatedAt: sql`now()` }).where(eq(githubReports.runId, runId));
+      }
+      const [state] = await db.select({ version: runs.version, reported: githubReports.reportedVersion }).from(runs).innerJoin(githubReports, eq(githubReports.runId, runs.id)).where(eq(runs.id, runId));
+      if (!state || state.reported === state.version) return;
     }
+    throw new ReportBusyError(`the run ${runId} kept changing while it was reported; this report is retried`);
   }
 
   async function write(held: GithubReportRow, event: { type: string }): Promise<void> {
