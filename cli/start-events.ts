@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Config, SecretStore } from '../config/index.js';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { activeTriggersCache, createActuatorRunners, startAgentDispatch, startAgentPresence, createBullmqDriver, createEmbeddedDriver, createRunEngine, createTaskWorker, definitionsAtRevision, matchStoredEvent, startNatsSource, startRunSweeper, startScheduler, startSweeper, createRunEventPublisher, recordRunEvents, type EventopsCatalog, type Job, type NatsSource, type QueueDriver, type RunEngine } from '../queue/index.js';
+import { activeTriggersCache, createActuatorRunners, startAgentDispatch, startAgentPresence, createBullmqDriver, createEmbeddedDriver, createRunEngine, createTaskWorker, definitionsAtRevision, matchStoredEvent, startNatsSource, startRunSweeper, startScheduler, startSweeper, createRunEventPublisher, recordRunEvents, recordTaskStarted, type EventopsCatalog, type RecordOptions, type Job, type NatsSource, type QueueDriver, type RunEngine } from '../queue/index.js';
 import { runnerKinds } from './runner-kinds.js';
 import { createGithubSide } from './github-reports.js';
 import { createDefinitionChecks } from './github-definitions.js';
@@ -50,7 +50,9 @@ export async function startEvents(config: Config, deps: { database: Database; re
   const definitions = definitionsAtRevision(db);
   // `secret` is defined below; the publisher calls it only when it sends.
   const publisher = createRunEventPublisher({ db, definitions, secret: (source, name) => secret(source, name), logger, ...(config.nats ? { nats: { url: config.nats.url, prefix: config.nats.runsPrefix } } : {}) });
-  const onTransition = recordRunEvents({ server: config.server.publicUrl ? new URL(config.server.publicUrl).host : 'local', wants: (run, tx) => publisher.wants(run, tx) });
+  const recording: RecordOptions = { server: config.server.publicUrl ? new URL(config.server.publicUrl).host : 'local', wants: (run, via) => publisher.wants(run, via) };
+  const onTransition = recordRunEvents(recording);
+  const taskStarted = recordTaskStarted(db, definitions, recording);
   const github = createGithubSide(config, { db, secrets: deps.secrets });
   const engine = createRunEngine({ db, definitions, enqueue, logger, ...(github ? { onRunChange: (run) => github.reportJobs(run) } : {}), onTransition });
   const definitionChecks = createDefinitionChecks(config, { db, client: github?.client, secrets: deps.secrets, enqueue });
@@ -78,6 +80,10 @@ export async function startEvents(config: Config, deps: { database: Database; re
     workerId,
     leaseMs: config.runs.leaseMs,
     logger,
+    onStarted: async (run, task, attempt) => {
+      const jobs = await taskStarted(run, task, attempt);
+      if (jobs.length > 0) await enqueue(jobs);
+    },
     agentHere: (id) => agents.connected(id),
   });
   const agentDispatch = startAgentDispatch({ db, runTask, anyAgentHere: () => agents.agents().length > 0, logger });

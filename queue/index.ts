@@ -8,4 +8,4 @@ export { startScheduler, scheduledTriggers, type Scheduler, type SchedulerDeps }
 export { dueTicks, tickDeliveryId, type ScheduledTrigger } from './schedules/due-ticks.js';
 export { startNatsSource, type NatsSource, type NatsSourceOptions } from './nats/nats-source.js';
 export * from './runs/index.js';
-export { createRunEventPublisher, recordRunEvents, runCloudEvents, type CloudEvent, type RunEventPublisher } from './notify/index.js';
+export { createRunEventPublisher, recordRunEvents, recordTaskStarted, runCloudEvents, type CloudEvent, type RecordOptions, type RunEventPublisher } from './notify/index.js';

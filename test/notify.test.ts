@@ -174,8 +174,10 @@ describe('CloudEvents of runs on NATS and notify sinks', () => {
     const expected = [
       ['started', 'dev.eventops.run.started'],
       ['tasks.build.queued', 'dev.eventops.task.queued'],
+      ['tasks.build.started', 'dev.eventops.task.started'],
       ['tasks.build.succeeded', 'dev.eventops.task.succeeded'],
       ['tasks.ship.queued', 'dev.eventops.task.queued'],
+      ['tasks.ship.started', 'dev.eventops.task.started'],
       ['tasks.ship.succeeded', 'dev.eventops.task.succeeded'],
       ['succeeded', 'dev.eventops.run.succeeded'],
     ];
@@ -189,13 +191,14 @@ describe('CloudEvents of runs on NATS and notify sinks', () => {
     expect(first.source).toBe(`eventops/local/runs/${runId}`);
     expect(first.data.run).toMatchObject({ id: runId, pipeline: 'two-steps', status: 'running' });
     expect(first.data.run.revision).toMatch(/\S/);
-    expect(messages[2]!.event).toMatchObject({ subject: 'tasks/build', data: { task: { name: 'build', status: 'succeeded', outputs: { image: 'app:1' } } } });
-    expect(messages[5]!.event.data.tasks?.map((t) => `${t.name}:${t.status}`)).toEqual(['build:succeeded', 'ship:succeeded']);
+    expect(messages[2]!.event).toMatchObject({ subject: 'tasks/build', data: { task: { name: 'build', status: 'running', actuator: 'ops/shell' } } });
+    expect(messages[3]!.event).toMatchObject({ subject: 'tasks/build', data: { task: { name: 'build', status: 'succeeded', outputs: { image: 'app:1' } } } });
+    expect(messages[7]!.event.data.tasks?.map((t) => `${t.name}:${t.status}`)).toEqual(['build:succeeded', 'ship:succeeded']);
 
     // The pipeline's webhook: started, both tasks' successes and the end, in order, never the queued ones.
     const hooked = await until('webhook deliveries', () => sink.deliveries.filter((d) => d.path === '/hook' && d.body.data.run.id === runId), (d) => d.length >= 4, output);
     expect(hooked.map((d) => d.body.type)).toEqual(['dev.eventops.run.started', 'dev.eventops.task.succeeded', 'dev.eventops.task.succeeded', 'dev.eventops.run.succeeded']);
-    expect(hooked.map((d) => d.body.id)).toEqual([1, 3, 5, 6].map((n) => `${runId}.${n}`));
+    expect(hooked.map((d) => d.body.id)).toEqual([1, 4, 7, 8].map((n) => `${runId}.${n}`));
     for (const d of hooked) {
       expect(d.headers['content-type']).toBe('application/cloudevents+json; charset=utf-8');
       expect(d.headers.authorization).toBe(HOOK_TOKEN);

@@ -63,6 +63,23 @@ export function runCloudEvents(change: RunTransition, server: string, now: Date)
   return out;
 }
 
+/** The `task.started` event of a task a worker just took (`running`), outside any engine transition. */
+export function taskStartedCloudEvent(run: RunRow, revision: string, task: TaskRunRow, server: string, now: Date): PendingRunEvent {
+  return {
+    on: 'task.started',
+    subject: `${run.pipeline}.${run.id}.tasks.${task.name}.started`,
+    event: {
+      specversion: '1.0',
+      source: `eventops/${server}/runs/${run.id}`,
+      type: 'dev.eventops.task.started',
+      subject: `tasks/${task.name}`,
+      time: now.toISOString(),
+      datacontenttype: 'application/json',
+      data: { run: runSummary(run, revision, run.status), task: taskSummary(task) },
+    },
+  };
+}
+
 function runSummary(run: RunRow, revision: string, status: string): Record<string, unknown> {
   return {
     id: run.id,

@@ -33,6 +33,8 @@ export interface TaskWorkerDeps {
   /** How long a claim lasts without renewal; renewed every third of it. */
   leaseMs: number;
   logger: Logger;
+  /** Called once a task is taken (`running`), before it runs (records its `task.started` event); a failure is only logged. */
+  onStarted?(run: RunRow, task: string, attempt: number): Promise<void>;
   /** How long to wait before looking again for a free actuator slot. Default 1 s. */
   busyRetryMs?: number;
   /**
@@ -217,6 +219,7 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
       if (ctx.signal.aborted) throw new Error(`task ${task} of run ${runId} was still waiting (${outcome.why}) when the worker closed`);
       await new Promise((resolve) => setTimeout(resolve, Math.min(outcome.ms, 5_000)));
     }
+    await deps.onStarted?.(claimed.run, task, attempt).catch((error: unknown) => logger.warn({ err: error, runId, task }, 'task.started event not recorded'));
     const result = await execute(claimed.run, task, attempt, claimed.actuator, ctx.signal);
     if (result.status !== 'succeeded') logger.info({ runId, task, attempt, status: result.status, error: result.error }, 'task did not succeed');
     await engine.completeTask(runId, task, attempt, result);
