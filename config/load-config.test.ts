@@ -64,6 +64,17 @@ receivers: [ { name: alertmanager, auth: { bearer: { secret: AM_TOKEN } } } ]
     expect(loadConfig({ cwd: dir, env: { EVENTOPS_CONFIG: file } }).server.port).toBe(9090);
   });
 
+  it('nats: publish only without stream and subjects (runs under eventops.runs by default), both or neither', () => {
+    const publish = write('nats-out.yaml', 'nats: { url: "nats://127.0.0.1:4222" }\n');
+    expect(loadConfig({ file: publish, env: {} }).nats).toEqual({ url: 'nats://127.0.0.1:4222', subjects: [], durable: 'eventops', runsPrefix: 'eventops.runs' });
+    const both = write('nats-both.yaml', 'nats: { stream: OPS, subjects: [ "ops.>" ], runsPrefix: acme.runs }\n');
+    expect(loadConfig({ file: both, env: {} }).nats).toMatchObject({ stream: 'OPS', subjects: ['ops.>'], runsPrefix: 'acme.runs' });
+    const half = write('nats-half.yaml', 'nats:\n  stream: OPS\n');
+    expect(failure(() => loadConfig({ file: half, env: {} }))).toContain('nats: events come in from NATS with both `stream` and `subjects`');
+    const wild = write('nats-wild.yaml', 'nats: { runsPrefix: "eventops.>" }\n');
+    expect(failure(() => loadConfig({ file: wild, env: {} }))).toContain('nats.runsPrefix');
+  });
+
   it('names the key, the file, line and column of a bad value', () => {
     const file = write('bad.yaml', 'server:\n  port: 8080\nsources:\n  - name: ops\n    url: https://h.invalid/r.git\n    interval: 5 minutes\n');
     expect(failure(() => loadConfig({ file, env: {} }))).toBe(`${file}:6:15: sources[0].interval: must be a duration such as 30s, 5m or 1h (got "5 minutes")`);
