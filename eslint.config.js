@@ -17,6 +17,15 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard's browser modules (served as they are, no build step).
+    files: ['webhooks/dashboard/static/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        ['document', 'window', 'location', 'history', 'fetch', 'sessionStorage', 'setTimeout', 'TextDecoderStream', 'AbortController', 'URL', 'Element', 'console'].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
+  {
     files: ['bin/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },

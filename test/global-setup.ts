@@ -1,5 +1,5 @@
 // Runs once before the test suite: installs the Debian packages the runner tests start servers
-// from (openssh-server, docker.io, busybox-static, openssl) when they are missing and we are root
+// from (openssh-server, docker.io, busybox-static, openssl) and the dashboard test's chromium when they are missing and we are root
 // — once, here, so test files running side by side never race for apt's lock — and makes sure
 // PostgreSQL, Redis and NATS (JetStream) are reachable. Each uses TEST_*_URL, else the machine's server on its standard loopback port; when
 // none answers it starts a throwaway one from the installed binaries (PostgreSQL: initdb as the
@@ -85,6 +85,8 @@ const PACKAGES: readonly [() => boolean, string][] = [
   // The Docker tests' image is this one binary: it must need no shared libraries.
   [staticBusybox, 'busybox-static'],
   [() => existsSync('/usr/bin/openssl'), 'openssl'],
+  // The dashboard's browser test drives Debian's Chromium with playwright-core.
+  [() => existsSync('/usr/bin/chromium'), 'chromium'],
 ];
 
 function ensurePackages(): void {

@@ -8,6 +8,8 @@ import type { Db } from '../schemas/database/index.js';
 import type { Reconciler } from '../reconciler/index.js';
 import { agentsRoutes, ApiError, definitionsRoutes, runsRoutes, sourcesRoutes, tokensRoutes, type RunsEngine } from './api/index.js';
 import { requireToken } from './auth/index.js';
+import { dashboardRoutes } from './dashboard/index.js';
+import { probeRoutes, type ProbeDeps } from './probes/index.js';
 import { eventsRoutes, genericReceiver, githubReceiver, type GenericReceiverDeps, type GithubReceiverDeps, type Intake } from './intake/index.js';
 
 export interface AppDeps {
@@ -34,6 +36,8 @@ export interface AppDeps {
     /** How often a followed log is read again (default 250 ms) and a quiet one gets a heartbeat (default 15 s). */
     follow?: { pollMs?: number; heartbeatMs?: number };
   };
+  /** `/readyz`'s checks and `/metrics`' registry. Absent: `/readyz` asks nothing, `/metrics` is not served. */
+  probes?: Omit<ProbeDeps, 'version'>;
 }
 
 /** Builds the application; serve it with startHttpServer. */
@@ -46,12 +50,14 @@ export function createApp(deps: AppDeps): Hono {
     c.header('x-eventops-version', deps.version);
   });
 
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.route('/', probeRoutes({ version: deps.version, ...deps.probes }));
   if (deps.intake) {
     // Webhooks authenticate by their own signatures or tokens, not API tokens.
     app.route('/', githubReceiver({ intake: deps.intake.intake, ...deps.intake.github }));
     app.route('/', genericReceiver({ intake: deps.intake.intake, ...deps.intake.generic }));
   }
+  // The dashboard page (`/`, `/runs/<id>`, …) and its files: they hold no data, the page reads /api/v1 with the browser's token.
+  app.route('/', dashboardRoutes());
   // Every /api/v1 route needs a valid token; routes that change something demand a scope on top.
   app.use('/api/v1/*', requireToken({ db: deps.db, anonymousRead: deps.anonymousRead ?? false, scope: 'read' }));
   app.route('/api/v1', sourcesRoutes({ db: deps.db, reconciler: deps.reconciler, reportError }));
