@@ -4,7 +4,7 @@
 // answers to comments (`answer-comment`). Without `github.appId`/`github.token` nothing is
 // built and no report job is ever enqueued.
 import type { Config, SecretStore } from '../config/index.js';
-import { createCommentCommands, createGithubClient, createPermissionLookup, createRunReporter, meetsPermission, type CommentCommands, type CommentCommandsDeps, type GithubClient, type PermissionLookup, type RunReporter } from '../github/index.js';
+import { createCommentCommands, createGithubClient, createPermissionLookup, createRunReporter, meetsPermission, type CommentCommands, type CommentCommandsDeps, type GithubClient, type GithubClientOptions, type PermissionLookup, type RunReporter } from '../github/index.js';
 import type { Job } from '../queue/index.js';
 import type { EventRow } from '../schemas/database/index.js';
 import { sanitizeUrl } from '../reconciler/index.js';
@@ -23,7 +23,7 @@ export interface GithubSide {
 }
 
 /** Undefined when GitHub's API is not configured. Throws, naming the secret, when a configured secret is unset. */
-export function createGithubSide(config: Config, deps: { db: Db; secrets: SecretStore }): GithubSide | undefined {
+export function createGithubSide(config: Config, deps: { db: Db; secrets: SecretStore; onRequest?: GithubClientOptions['onRequest'] }): GithubSide | undefined {
   const github = config.github;
   if (!github) return undefined;
   const need = (name: string, what: string) => {
@@ -32,7 +32,7 @@ export function createGithubSide(config: Config, deps: { db: Db; secrets: Secret
     return value;
   };
   const auth = 'tokenSecret' in github.auth ? { token: need(github.auth.tokenSecret, 'token') } : { appId: github.auth.appId, privateKey: need(github.auth.privateKeySecret, 'App private key') };
-  const client = createGithubClient({ auth, ...(github.apiUrl ? { apiUrl: github.apiUrl } : {}) });
+  const client = createGithubClient({ auth, ...(github.apiUrl ? { apiUrl: github.apiUrl } : {}), ...(deps.onRequest ? { onRequest: deps.onRequest } : {}) });
   const sourcesOfRepo = (owner: string, repo: string) =>
     config.sources
       .filter((s) => s.type === 'git' && typeof s.url === 'string' && sanitizeUrl(s.url).toLowerCase().replace(/\.git$/, '').replace(/\/+$/, '').endsWith(`/${owner}/${repo}`.toLowerCase()))

@@ -2,8 +2,9 @@
 // database), the intake that persists then enqueues, the match-event workers, the sweeper that
 // re-enqueues what never reached the queue, schedules, the NATS source, the runs' CloudEvents
 // (NATS and `notify` sinks), and reconciles asked by GitHub pushes. Built by the composition root; `close()` stops it all in order.
-import { eq, and } from 'drizzle-orm';
+import { eq, and, count, inArray } from 'drizzle-orm';
 import type { Logger } from 'pino';
+import type { Metrics } from '../metrics/index.js';
 import type { Config, SecretStore } from '../config/index.js';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import { createGithubSide } from './github-reports.js';
 import { createDefinitionChecks } from './github-definitions.js';
 import { createAgentHub, type AgentHub } from '../runners/index.js';
 import { sanitizeUrl, type Reconciler } from '../reconciler/index.js';
-import { events, type Database } from '../schemas/database/index.js';
+import { events, runs, type Database } from '../schemas/database/index.js';
 import { createIntake, type IncomingEvent, type Intake } from '../webhooks/index.js';
 
 export interface EventSide {
@@ -31,17 +32,36 @@ export interface EventSide {
 export type Role = 'api' | 'worker' | 'reconciler';
 export const ROLES: readonly Role[] = ['api', 'worker', 'reconciler'];
 
-export async function startEvents(config: Config, deps: { database: Database; reconciler: Pick<Reconciler, 'requestReconcile'>; secrets: SecretStore; logger: Logger; queuePrefix?: string; roles?: readonly Role[] }): Promise<EventSide> {
+export async function startEvents(config: Config, deps: { database: Database; reconciler: Pick<Reconciler, 'requestReconcile'>; secrets: SecretStore; logger: Logger; queuePrefix?: string; roles?: readonly Role[]; metrics?: Metrics }): Promise<EventSide> {
   const roles = new Set(deps.roles ?? ROLES);
   const { database, logger } = deps;
   const db = database.db;
   const onError = (error: unknown, where: string) => logger.error({ err: error, where }, 'queue error');
   const driver: QueueDriver<EventopsCatalog> = config.redisUrl ? createBullmqDriver({ connection: config.redisUrl, prefix: deps.queuePrefix ?? config.queuePrefix, onError }) : createEmbeddedDriver({ db, onError });
   logger.info({ queue: config.redisUrl ? 'bullmq' : 'embedded' }, 'queue ready');
-  const intake = createIntake({
+  const { metrics } = deps;
+  const stored = createIntake({
     db,
     enqueue: async (eventIds) => void (await driver.enqueueMany(eventIds.map((eventId) => ({ queue: 'events', job: 'match-event', payload: { eventId } })))),
     reportError: (error, context) => logger.warn({ err: error, context }, 'event accepted but not enqueued; the sweeper will enqueue it'),
+  });
+  const intake: Intake = !metrics
+    ? stored
+    : {
+        accept: async (event) => {
+          const accepted = await stored.accept(event);
+          metrics.event(event.source, accepted.duplicate ? 'duplicate' : 'received');
+          return accepted;
+        },
+      };
+  metrics?.readOnScrape({
+    runsInProgress: async () =>
+      db
+        .select({ status: runs.status, count: count() })
+        .from(runs)
+        .where(inArray(runs.status, ['pending', 'running']))
+        .groupBy(runs.status),
+    queues: () => Promise.all(Object.keys(driver.catalog).map(async (queue) => ({ queue, ...(await driver.stats(queue as keyof EventopsCatalog)) }))),
   });
   const triggers = activeTriggersCache(db);
   /** Stopped in order at close: the scheduler first, then the sweepers. */
@@ -53,8 +73,9 @@ export async function startEvents(config: Config, deps: { database: Database; re
   const recording: RecordOptions = { server: config.server.publicUrl ? new URL(config.server.publicUrl).host : 'local', wants: (run, via) => publisher.wants(run, via) };
   const onTransition = recordRunEvents(recording);
   const taskStarted = recordTaskStarted(db, definitions, recording);
-  const github = createGithubSide(config, { db, secrets: deps.secrets });
-  const engine = createRunEngine({ db, definitions, enqueue, logger, ...(github ? { onRunChange: (run) => github.reportJobs(run) } : {}), onTransition });
+  const github = createGithubSide(config, { db, secrets: deps.secrets, ...(metrics ? { onRequest: (method: string, status: number | 'error') => metrics.githubRequest(method, status) } : {}) });
+  if (github && metrics) metrics.readOnScrape({ githubRateLimit: () => github.client.rateLimit() });
+  const engine = createRunEngine({ db, definitions, enqueue, logger, ...(metrics ? { metrics } : {}), ...(github ? { onRunChange: (run) => github.reportJobs(run) } : {}), onTransition });
   const definitionChecks = createDefinitionChecks(config, { db, client: github?.client, secrets: deps.secrets, enqueue });
   const secret = (source: string, name: string) => {
     const allowed = config.sources.find((s) => s.name === source)?.secrets ?? [];
@@ -84,6 +105,7 @@ export async function startEvents(config: Config, deps: { database: Database; re
       const jobs = await taskStarted(run, task, attempt);
       if (jobs.length > 0) await enqueue(jobs);
     },
+    ...(metrics ? { metrics } : {}),
     agentHere: (id) => agents.connected(id),
   });
   const agentDispatch = startAgentDispatch({ db, runTask, anyAgentHere: () => agents.agents().length > 0, logger });
@@ -93,7 +115,12 @@ export async function startEvents(config: Config, deps: { database: Database; re
   await driver.work(
     {
       'match-event': async ({ eventId }) => {
+        const started = performance.now();
         const outcome = await matchStoredEvent({ db, triggers, ...(github ? { checkPermission: github.checkPermission } : {}) }, eventId);
+        if (outcome && metrics) {
+          metrics.matchDuration((performance.now() - started) / 1000);
+          metrics.event(outcome.source, outcome.status);
+        }
         if (outcome) logger.info({ eventId, status: outcome.status, runs: outcome.runIds.length }, 'event matched');
         // A comment with slash-commands is answered (reactions, built-in commands, a reply) once matched.
         const answer: Job[] = github && outcome?.commands ? [{ queue: 'reports', job: 'answer-comment', payload: { eventId } }] : [];
@@ -128,6 +155,8 @@ export async function startEvents(config: Config, deps: { database: Database; re
           db.update(events)
             .set({ status: 'failed', verdicts: [{ verdict: 'failed', reason: String(failure.error instanceof Error ? failure.error.message : failure.error) }] })
             .where(and(eq(events.id, eventId), eq(events.status, 'received')))
+            .returning({ source: events.source })
+            .then(([failed]) => failed && metrics?.event(failed.source, 'failed'))
             .catch((error: unknown) => onError(error, 'mark event failed'));
         }
       },

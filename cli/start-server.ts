@@ -1,11 +1,13 @@
-// The composition root of `eventops serve`: configuration → logger → database (PostgreSQL or
-// the embedded PGlite, migrated) → the admin token → reconciler → HTTP server. Everything with
-// a connection is built here, once, and closed in reverse order by `close()`.
+// The composition root of `eventops serve`: configuration → logger → metrics → database
+// (PostgreSQL or the embedded PGlite, migrated) → the admin token → reconciler → HTTP server.
+// Everything with a connection is built here, once, and closed in reverse order by `close()`.
+import { sql } from 'drizzle-orm';
 import { pino, type Logger } from 'pino';
+import { createMetrics, type Metrics } from '../metrics/index.js';
 import { createSecretStore, type Config } from '../config/index.js';
 import { createReconciler, type ProcessReconciler } from '../reconciler/index.js';
 import { openDatabase, type Database } from '../schemas/database/index.js';
-import { agentAuthenticator, agentSockets, createApp, ensureAdminToken, startHttpServer, type AgentSockets } from '../webhooks/index.js';
+import { agentAuthenticator, agentSockets, createApp, ensureAdminToken, probeRoutes, startHttpServer, type AgentSockets, type ReadinessCheck } from '../webhooks/index.js';
 import { Hono } from 'hono';
 import { ROLES, sourcesPushedTo, startEvents, type EventSide, type Role } from './start-events.js';
 import { VERSION } from './version.js';
@@ -15,6 +17,8 @@ export interface RunningServer {
   database: Database;
   reconciler: ProcessReconciler;
   logger: Logger;
+  /** This process's Prometheus registry (served at `/metrics`). */
+  metrics: Metrics;
   /** Stops accepting requests, waits for reconciles in progress, closes the database. Idempotent. */
   close(): Promise<void>;
 }
@@ -33,6 +37,7 @@ export interface StartServerOptions {
 export async function startServer(config: Config, options: StartServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'eventops' } });
   const roles = new Set(options.roles ?? ROLES);
+  const metrics = createMetrics();
   const database = await openDatabase({ ...(config.databaseUrl ? { url: config.databaseUrl } : {}), dataDir: config.dataDir });
   logger.info({ driver: database.driver, ...(database.driver === 'pglite' ? { dataDir: config.dataDir } : {}) }, 'database ready');
   let admin: Awaited<ReturnType<typeof ensureAdminToken>>;
@@ -53,17 +58,24 @@ export async function startServer(config: Config, options: StartServerOptions = 
     logger,
     // Only the reconciler role polls and watches sources; the API still reconciles on request.
     ...(options.schedule === false || !roles.has('reconciler') ? { schedule: false } : {}),
+    onReconciled: (result) => metrics.reconciled(result.source, result.outcome, result.durationMs / 1000),
   });
   let http: Awaited<ReturnType<typeof startHttpServer>> | undefined;
   let eventSide: EventSide | undefined;
   let sockets: AgentSockets | undefined;
   try {
     await reconciler.start();
-    eventSide = await startEvents(config, { database, reconciler, secrets, logger, roles: [...roles], ...(options.queuePrefix ? { queuePrefix: options.queuePrefix } : {}) });
-    const { intake, engine } = eventSide;
+    eventSide = await startEvents(config, { database, reconciler, secrets, logger, roles: [...roles], metrics, ...(options.queuePrefix ? { queuePrefix: options.queuePrefix } : {}) });
+    const { intake, engine, driver } = eventSide;
+    // Ready when the database and the queue answer (the embedded queue is the database, asked through the driver all the same).
+    const readiness: ReadinessCheck[] = [
+      { name: 'database', check: async () => void (await database.db.execute(sql`select 1`)) },
+      { name: 'queue', check: async () => void (await driver.stats('events')) },
+    ];
+    const probes = { readiness, metrics };
     const secretValues = (names: readonly string[]) => names.flatMap((n) => secrets.get(n) ?? []);
     // Every role answers /healthz; only the api role serves the API and the webhooks.
-    const app = !roles.has('api') ? healthOnly(VERSION) : createApp({
+    const app = !roles.has('api') ? probesOnly(VERSION, probes) : createApp({
       db: database.db,
       reconciler,
       version: VERSION,
@@ -83,6 +95,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
         generic: { receivers: config.receivers, secret: (name) => secrets.get(name) },
       },
       runs: { engine },
+      probes,
     });
     if (roles.has('api')) {
       sockets = agentSockets({
@@ -110,6 +123,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     database,
     reconciler,
     logger,
+    metrics,
     close: () =>
       (closing ??= (async () => {
         await server.close();
@@ -121,13 +135,10 @@ export async function startServer(config: Config, options: StartServerOptions = 
   };
 }
 
-/** The HTTP side of a process without the api role: health only (probes). */
-function healthOnly(version: string): Hono {
+/** The HTTP side of a process without the api role: the probes only (health, readiness, metrics). */
+function probesOnly(version: string, probes: Omit<Parameters<typeof probeRoutes>[0], 'version'>): Hono {
   const app = new Hono();
-  app.get('/healthz', (c) => {
-    c.header('x-eventops-version', version);
-    return c.json({ status: 'ok' });
-  });
+  app.route('/', probeRoutes({ version, ...probes }));
   app.notFound((c) => c.json({ error: { code: 'NotFound', message: `no route ${c.req.method} ${c.req.path}: this process does not have the api role` } }, 404));
   return app;
 }

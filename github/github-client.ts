@@ -22,6 +22,8 @@ export interface GithubClientOptions {
   installationTtlMs?: number;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  /** Told of every request sent (each retry too): its method and GitHub's status, `error` when no answer came (for metrics). */
+  onRequest?: (method: string, status: number | 'error') => void;
 }
 
 export interface GithubClient {
@@ -50,10 +52,12 @@ export function createGithubClient(options: GithubClientOptions): GithubClient {
       for (let retry = 0; ; retry++) {
         try {
           const response = await request(endpoint);
+          options.onRequest?.(endpoint.method, response.status);
           note(response.headers);
           return response;
         } catch (error) {
           const answer = answerOf(error);
+          options.onRequest?.(endpoint.method, answer?.status ?? 'error');
           if (answer) note(answer.headers);
           const waitMs = answer ? rateLimitWait(answer, now()) : undefined;
           if (waitMs === undefined) throw error;

@@ -28,6 +28,8 @@ export interface ReconcilerDeps {
   retry?: { initialMs?: number; maxMs?: number };
   /** Start the interval timers and folder watches (default true; tests drive reconciles by hand). */
   schedule?: boolean;
+  /** Told of every reconcile that ran here (not of one another process held the lock for), for metrics. */
+  onReconciled?: (result: ReconcileResult) => void;
 }
 
 export interface ProcessReconciler extends Reconciler {
@@ -124,6 +126,7 @@ export function createReconciler(deps: ReconcilerDeps): ProcessReconciler {
     if (error) deps.logger.warn({ ...log, reason: error.reason, kind: error.kind }, error.message);
     else if (result.outcome === 'unchanged') deps.logger.debug(log, 'source unchanged');
     else deps.logger.info(log, result.conditions.find((c) => c.type === 'Ready')?.message ?? result.outcome);
+    deps.onReconciled?.(result);
     if (error?.kind === 'transient') backoff(loop);
     else {
       loop.failures = 0;

@@ -3,6 +3,7 @@
 export { createApp, type AppDeps } from './app.js';
 export { createIntake, type Intake, type IncomingEvent } from './intake/index.js';
 export { startHttpServer, type HttpServer, type HttpServerOptions } from './serve-http.js';
+export { probeRoutes, type ProbeDeps, type ReadinessAnswer, type ReadinessCheck } from './probes/index.js';
 export { agentSockets, agentAuthenticator, type AgentSockets } from './agents/index.js';
 export { DEFINITION_KINDS, RUN_STATUSES } from './api/index.js';
 export { ensureAdminToken, createToken, verifyToken, SCOPES, type Scope, type TokenInfo } from './auth/index.js';

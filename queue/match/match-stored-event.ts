@@ -27,6 +27,8 @@ export type StoredVerdict = Omit<TriggerVerdict, 'verdict'> & {
 
 export interface MatchOutcome {
   status: 'matched' | 'unmatched';
+  /** The event's source (`github`, `api`, a receiver's name…). */
+  source: string;
   runIds: string[];
   /** The event is a new GitHub comment with slash-commands (built-in or of triggers). */
   commands: boolean;
@@ -116,7 +118,7 @@ export async function matchStoredEvent(deps: MatchDeps, eventId: string): Promis
       .returning({ id: events.id });
     // Another worker matched it meanwhile: its runs stand, ours roll back.
     if (updated.length === 0) tx.rollback();
-    return { status, runIds, commands: commandsOf(toNormalizedEvent(row)).length > 0 };
+    return { status, source: row.source, runIds, commands: commandsOf(toNormalizedEvent(row)).length > 0 };
   }).catch((error: unknown) => {
     if (error instanceof TransactionRollbackError) return undefined;
     throw error;

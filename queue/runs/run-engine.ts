@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { and, asc, count, eq, inArray, ne, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
+import type { Metrics } from '../../metrics/index.js';
 import { evaluateCondition, parseDuration, renderTemplate, type Pipeline, type Task } from '../../schemas/index.js';
 import { events, logChunks, runs, taskRuns, type Db, type EventRow, type RunRow, type TaskAttempt, type TaskRunRow } from '../../schemas/database/index.js';
 import type { LogLine, TaskResult } from '../../runners/index.js';
@@ -26,6 +27,8 @@ export interface RunEngineDeps {
   logger: Logger;
   /** Jobs to enqueue after each transition of a top-level run (reports to GitHub); default none. */
   onRunChange?(run: RunRow): Job[];
+  /** Counts runs that reach a final status (after the transition commits). */
+  metrics?: Pick<Metrics, 'runFinished'>;
   /** Called in the transaction of each transition of any run, with the statuses before it: writes what must commit with it (the run's CloudEvents) and returns jobs to enqueue after. */
   onTransition?(tx: Tx, change: RunTransition): Promise<Job[]>;
 }
@@ -207,6 +210,8 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
       .returning();
     l.dirty = true;
     if (row) l.run = row;
+    const { metrics } = deps;
+    if (row && metrics && values.status !== undefined && row.status !== 'pending' && row.status !== 'running') l.then.push(async () => metrics.runFinished(row.pipeline, row.status));
   }
 
   /** Applies what the DAG says until it says nothing new. */

@@ -8,6 +8,7 @@
 // A worker that dies mid-task stops renewing; the run sweeper then takes the attempt as lost.
 import { and, count, eq, isNull, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
+import type { Metrics } from '../../metrics/index.js';
 import { createMasker, type TaskResult } from '../../runners/index.js';
 import { definitions, runs, taskRuns, type Db, type RunRow } from '../../schemas/database/index.js';
 import type { Actuator, Task } from '../../schemas/index.js';
@@ -33,6 +34,8 @@ export interface TaskWorkerDeps {
   /** How long a claim lasts without renewal; renewed every third of it. */
   leaseMs: number;
   logger: Logger;
+  /** Times each attempt on its runner. */
+  metrics?: Pick<Metrics, 'taskFinished'>;
   /** Called once a task is taken (`running`), before it runs (records its `task.started` event); a failure is only logged. */
   onStarted?(run: RunRow, task: string, attempt: number): Promise<void>;
   /** How long to wait before looking again for a free actuator slot. Default 1 s. */
@@ -177,6 +180,7 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
         .catch((error: unknown) => logger.warn({ err: error, runId, task: name }, 'lease not renewed'));
     }, Math.max(200, Math.floor(deps.leaseMs / 3)));
     let result: TaskResult;
+    const started = performance.now();
     try {
       result = await deps.runners.use(actuator, (runner) => runner.run(execution, { onLine: (line) => log.write(line), signal: abort.signal }));
     } catch (error) {
@@ -187,6 +191,7 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
     }
     if (result.status === 'cancelled' && stoppedAs === 'timed_out') result = { ...result, status: 'timed_out', error: 'the run timed out' };
     if (result.status === 'cancelled' && stoppedAs === 'shutdown') result = { ...result, status: 'failed', error: 'interrupted: the worker shut down' };
+    deps.metrics?.taskFinished(type, result.status, (performance.now() - started) / 1000);
     log.write({ at: Date.now(), stream: 'system', text: `${result.status.replace('_', ' ')}${result.exitCode !== null ? ` (exit code ${result.exitCode})` : ''}${result.error ? `: ${result.error}` : ''}` });
     // The last lines travel with the result and are stored in the same transaction.
     const logTail = await log.drain();
