@@ -1,5 +1,5 @@
-// Notifications and CloudEvents out, end to end: a real `eventops serve` process on PostgreSQL
-// (embedded queue) publishes the CloudEvents of its runs to NATS JetStream (a stream the test
+// Notifications and CloudEvents out, end to end: a real `eventops serve` process, on PostgreSQL
+// and on the embedded PGlite (embedded queue both), publishes the CloudEvents of its runs to NATS JetStream (a stream the test
 // creates, read back by a real consumer) and POSTs the ones `notify` selects to webhook sinks
 // served by the test, with the secret header resolved. A sink answering 500 gets its event once it
 // answers 200, and the run never waits for it.
@@ -78,12 +78,12 @@ async function until<T>(what: string, read: () => Promise<T> | T, done: (value: 
   }
 }
 
-describe('CloudEvents of runs on NATS and notify sinks', () => {
+describe.each(['postgres', 'embedded'] as const)('CloudEvents of runs on NATS and notify sinks (%s)', (mode) => {
   const id = randomBytes(4).toString('hex');
   const prefix = `t${id}`;
   const stream = `EVENTOPS_NOTIFY_TEST_${id}`;
   let dir: string;
-  let database: TestDatabase;
+  let database: TestDatabase | undefined;
   let server: ServerProcess;
   let sink: Awaited<ReturnType<typeof startSink>>;
   let nc: NatsConnection;
@@ -154,8 +154,8 @@ describe('CloudEvents of runs on NATS and notify sinks', () => {
         '',
       ].join('\n'),
     );
-    database = await createTestDatabase();
-    server = await startServerProcess({ config, dataDir: join(dir, 'data'), env: { DATABASE_URL: database.url, EVENTOPS_SECRET_HOOK_TOKEN: HOOK_TOKEN } });
+    if (mode === 'postgres') database = await createTestDatabase();
+    server = await startServerProcess({ config, dataDir: join(dir, 'data'), env: { ...(database ? { DATABASE_URL: database.url } : {}), EVENTOPS_SECRET_HOOK_TOKEN: HOOK_TOKEN } });
     await until('definitions applied', () => api<{ total: number }>('/api/v1/definitions'), (d) => d.total >= 5, output);
   }, 90_000);
 
