@@ -6,7 +6,7 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { Db } from '../schemas/database/index.js';
 import type { Reconciler } from '../reconciler/index.js';
-import { agentsRoutes, ApiError, definitionsRoutes, runsRoutes, sourcesRoutes, tokensRoutes, type RunsEngine } from './api/index.js';
+import { agentsRoutes, ApiError, countsRoutes, definitionsRoutes, runsRoutes, sourcesRoutes, tokensRoutes, type RunsEngine } from './api/index.js';
 import { requireToken } from './auth/index.js';
 import { dashboardRoutes } from './dashboard/index.js';
 import { probeRoutes, type ProbeDeps } from './probes/index.js';
@@ -64,6 +64,7 @@ export function createApp(deps: AppDeps): Hono {
   app.route('/api/v1', definitionsRoutes({ db: deps.db }));
   app.route('/api/v1', tokensRoutes({ db: deps.db }));
   app.route('/api/v1', agentsRoutes({ db: deps.db }));
+  app.route('/api/v1', countsRoutes({ db: deps.db }));
   if (deps.intake) app.route('/api/v1', eventsRoutes({ db: deps.db, intake: deps.intake.intake }));
   if (deps.runs) app.route('/api/v1', runsRoutes({ db: deps.db, engine: deps.runs.engine, reportError, ...(deps.runs.follow ? { follow: deps.runs.follow } : {}) }));
 

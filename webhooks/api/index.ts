@@ -8,3 +8,4 @@ export { runsRoutes, DEFAULT_RUN_LIMIT, MAX_RUN_LIMIT, type RunsEngine, type Run
 export { RUN_STATUSES, FINISHED_RUN_STATUSES, FINISHED_TASK_STATUSES } from './run-types.js';
 export type * from './run-types.js';
 export { agentsRoutes } from './agents-routes.js';
+export { countsRoutes, readCounts, EVENT_STATUSES, type CountsAnswer } from './counts-routes.js';
