@@ -122,17 +122,21 @@ export function createRunEventPublisher(deps: RunEventPublisherDeps): RunEventPu
     return sinks;
   }
 
-  /** Takes the sink's lease (waiting up to ~2 s for another holder); the cursor, or undefined when busy. */
+  /**
+   * Takes the sink's lease; the cursor, or undefined when still busy after a lease's length. Jobs
+   * of one run's transitions often overlap: the later one waits for the earlier one to finish (or
+   * for its lease to run out, if its process died) and then sends what is left.
+   */
   async function claim(runId: string, sink: string, owner: string): Promise<number | undefined> {
     await db.insert(runEventCursors).values({ runId, sink }).onConflictDoNothing();
-    for (let i = 0; i < 10; i++) {
+    for (const until = Date.now() + leaseMs + 1_000; Date.now() < until; ) {
       const [row] = await db
         .update(runEventCursors)
         .set({ leaseOwner: owner, leaseUntil: sql`now() + ${leaseMs}::double precision * interval '1 millisecond'` })
         .where(and(eq(runEventCursors.runId, runId), eq(runEventCursors.sink, sink), or(isNull(runEventCursors.leaseUntil), sql`${runEventCursors.leaseUntil} < now()`)))
         .returning({ sent: runEventCursors.sent });
       if (row) return row.sent;
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
     return undefined;
   }
