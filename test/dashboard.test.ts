@@ -16,6 +16,8 @@ import { startServerProcess, type ServerProcess } from './helpers/server-process
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = resolve('test-artifacts/dashboard');
+/** What the tests read of the page's window (the tests are compiled without the DOM's types). */
+type PageWindow = { sessionStorage: { setItem(key: string, value: string): void; getItem(key: string): string | null } };
 const HOSTILE = '<img src=x onerror="window.__pwned=1">';
 
 const GOOD: Record<string, string> = {
@@ -242,5 +244,52 @@ describe('the dashboard in Chromium', () => {
     expect(await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
     await shot('06-event');
     expect(problems).toEqual([]);
+  });
+
+  it('asks again for a token when the one it has is refused, and forgets it', async () => {
+    await page.evaluate(() => (globalThis as unknown as PageWindow).sessionStorage.setItem('eventops.token', 'eo_not-a-token-this-server-knows'));
+    await page.goto(`${server.url}/sources`);
+    await page.getByText('The server refused the token this tab had').waitFor();
+    expect(await page.evaluate(() => (globalThis as unknown as PageWindow).sessionStorage.getItem('eventops.token'))).toBeNull();
+    await page.getByLabel('API token').fill(server.token);
+    await page.getByRole('button', { name: 'Open the dashboard' }).click();
+    await page.locator('section.card[data-source="good"]').waitFor();
+    await page.getByRole('button', { name: 'forget' }).click();
+    await page.getByLabel('API token').waitFor();
+    expect(await page.evaluate(() => (globalThis as unknown as PageWindow).sessionStorage.getItem('eventops.token'))).toBeNull();
+  });
+});
+
+describe('the dashboard of a server with anonymousRead', () => {
+  let dir: string;
+  let database: TestDatabase;
+  let server: ServerProcess;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'eventops-dashboard-anon-'));
+    await writeTree(join(dir, 'good'), GOOD);
+    const config = join(dir, 'eventops.yaml');
+    await writeFile(config, [`server: { port: 0, host: 127.0.0.1, anonymousRead: true }`, `dataDir: ${join(dir, 'data')}`, `sources: [ { name: good, path: ${join(dir, 'good')} } ]`, ''].join('\n'));
+    database = await createTestDatabase();
+    server = await startServerProcess({ config, dataDir: join(dir, 'data'), env: { DATABASE_URL: database.url } });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'] });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+    await database?.drop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it('opens without a token', async () => {
+    const page = await browser.newPage();
+    page.setDefaultTimeout(10_000);
+    await page.goto(`${server.url}/sources`);
+    await page.locator('section.card[data-source="good"]').waitFor();
+    expect(await page.locator('#auth').textContent()).toBe('no token');
+    expect(await page.getByLabel('API token').count()).toBe(0);
+    await page.screenshot({ path: join(ARTIFACTS, '07-anonymous-sources.png'), fullPage: true });
   });
 });
