@@ -121,7 +121,7 @@ export async function startEvents(config: Config, deps: { database: Database; re
           metrics.matchDuration((performance.now() - started) / 1000);
           metrics.event(outcome.source, outcome.status);
         }
-        if (outcome) logger.info({ eventId, status: outcome.status, runs: outcome.runIds.length }, 'event matched');
+        if (outcome) logger.child({ eventId }).info({ source: outcome.source, status: outcome.status, runs: outcome.runIds.length, runIds: outcome.runIds }, 'event matched');
         // A comment with slash-commands is answered (reactions, built-in commands, a reply) once matched.
         const answer: Job[] = github && outcome?.commands ? [{ queue: 'reports', job: 'answer-comment', payload: { eventId } }] : [];
         if (outcome && outcome.runIds.length + answer.length > 0) {

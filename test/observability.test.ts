@@ -115,8 +115,9 @@ describe.each(['embedded', 'postgres'] as const)('observability (%s)', (mode) =>
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     const ofRun = lines.filter((l) => l.runId === runId);
-    expect(ofRun.map((l) => l.msg)).toEqual(expect.arrayContaining(['run started', 'run finished']));
-    expect(lines.find((l) => l.msg === 'event matched')).toMatchObject({ eventId });
+    expect(ofRun.map((l) => l.msg)).toEqual(expect.arrayContaining(['run started', 'task attempt ended', 'run finished']));
+    expect(ofRun.find((l) => l.msg === 'task attempt ended')).toMatchObject({ task: 'greet', attempt: 1, runner: 'local', status: 'succeeded' });
+    expect(lines.find((l) => l.msg === 'event matched')).toMatchObject({ eventId, source: 'api', status: 'matched', runIds: [runId] });
   }, 60_000);
 
   it.runIf(mode === 'postgres')('answers 503 naming the queue while Redis is unreachable, and is ready again once it is back', async () => {

@@ -69,6 +69,8 @@ interface Locked {
   then: (() => Promise<void>)[];
   /** Something was written: the run's version is bumped at the end of the transition. */
   dirty: boolean;
+  /** The engine's logger with this run's `runId` on every line. */
+  log: Logger;
 }
 
 /** Most runs, and most task rows in all, whose task states this process keeps (by run version) between transitions. */
@@ -125,11 +127,12 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
   async function withRun<T>(runId: string, fn: (l: Locked) => Promise<T>): Promise<T> {
     const after: Job[] = [];
     const then: (() => Promise<void>)[] = [];
+    const log = logger.child({ runId });
     const result = await db.transaction(async (tx) => {
       const [run] = await tx.select().from(runs).where(eq(runs.id, runId)).for('update');
       if (!run) throw new RunStateError(`run ${runId} does not exist`, 404);
       const defs = await deps.definitions.get(run.source, run.revisionId, tx);
-      const l: Locked = { tx, run, pipeline: defs.pipelines.get(run.pipeline), revision: defs.commit, tasks: await taskRowsOf(tx, run), after, then, dirty: false };
+      const l: Locked = { tx, run, pipeline: defs.pipelines.get(run.pipeline), revision: defs.commit, tasks: await taskRowsOf(tx, run), after, then, dirty: false, log };
       const before = deps.onTransition ? { status: run.status, tasks: new Map([...l.tasks].map(([name, row]) => [name, { status: row.status, attempt: row.attempt }])) } : undefined;
       const value = await fn(l);
       // Remembered before the commit: versions are random, so if the commit fails this entry
@@ -145,9 +148,9 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
       return value;
     });
     if (after.length > 0) {
-      await deps.enqueue(after).catch((error: unknown) => logger.warn({ err: error, runId }, 'jobs of a run not enqueued; the run sweeper will enqueue them'));
+      await deps.enqueue(after).catch((error: unknown) => log.warn({ err: error }, 'jobs of a run not enqueued; the run sweeper will enqueue them'));
     }
-    for (const step of then) await step().catch((error: unknown) => logger.warn({ err: error, runId }, 'a follow-up of a run transition failed; the run sweeper will retry it'));
+    for (const step of then) await step().catch((error: unknown) => log.warn({ err: error }, 'a follow-up of a run transition failed; the run sweeper will retry it'));
     return result;
   }
 
@@ -323,9 +326,9 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
         problems.push(`output ${output.name}: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
-    if (problems.length > 0 && status === 'succeeded') logger.info({ runId: l.run.id, problems }, 'pipeline outputs that could not be rendered are null');
+    if (problems.length > 0 && status === 'succeeded') l.log.info({ problems }, 'pipeline outputs that could not be rendered are null');
     await setRun(l, { status, error: error ?? null, outputs, finishedAt: sql`now()` as unknown as Date });
-    logger.info({ runId: l.run.id, pipeline: l.run.pipeline, status }, 'run finished');
+    l.log.info({ pipeline: l.run.pipeline, status }, 'run finished');
     const runId = l.run.id;
     if (l.run.parentRunId) l.then.push(() => engine.completeChild(runId));
     if (l.run.concurrencyGroup) {
@@ -344,7 +347,7 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
 
   async function failRun(l: Locked, error: string): Promise<void> {
     await setRun(l, { status: 'failed', error, finishedAt: sql`now()` as unknown as Date, startedAt: l.run.startedAt ?? (sql`now()` as unknown as Date) });
-    logger.warn({ runId: l.run.id, error }, 'run failed before its tasks started');
+    l.log.warn({ pipeline: l.run.pipeline, error }, 'run failed before its tasks started');
     const runId = l.run.id;
     if (l.run.parentRunId) l.then.push(() => engine.completeChild(runId));
   }
@@ -530,7 +533,7 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
           ...(timeoutMs !== undefined ? { deadlineAt: sql`now() + ${timeoutMs}::double precision * interval '1 millisecond'` as unknown as Date } : {}),
         });
         if (timeoutMs !== undefined) l.after.push({ queue: 'runs', job: 'run-timeout', payload: { runId: l.run.id }, delayMs: timeoutMs });
-        logger.info({ runId: l.run.id, pipeline: l.run.pipeline }, 'run started');
+        l.log.info({ pipeline: l.run.pipeline }, 'run started');
         await advance(l);
       }),
 
@@ -637,7 +640,7 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
             : only
               ? new Map((only.size === 0 ? [] : await tx.select().from(taskRuns).where(and(eq(taskRuns.runId, runId), inArray(taskRuns.name, [...only])))).map((r) => [r.name, r]))
               : await taskRowsOf(tx, run);
-        const l: Locked = { tx, run, pipeline, revision: defs.commit, tasks, after: [], then: [], dirty: false };
+        const l: Locked = { tx, run, pipeline, revision: defs.commit, tasks, after: [], then: [], dirty: false, log: logger.child({ runId: run.id }) };
         // `run.status`: `running` for the main tasks; for a `finally` task, what the run will end as.
         let status = 'running';
         if (pipeline.spec.finally?.some((t) => t.name === name)) {

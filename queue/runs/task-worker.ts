@@ -139,7 +139,7 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
     return { ours: renewed.length > 0, stop: renewed[0]?.stop ?? null };
   }
 
-  async function execute(run: RunRow, name: string, attempt: number, actuator: ActuatorChoice, jobSignal: AbortSignal): Promise<AttemptResult> {
+  async function execute(run: RunRow, name: string, attempt: number, actuator: ActuatorChoice, jobSignal: AbortSignal, taskLog: Logger): Promise<AttemptResult> {
     const runId = run.id;
     const plan = await engine.taskPlan(runId, name, run);
     if (!plan) return { status: 'failed', exitCode: null, outputs: {}, error: `task ${name} of run ${runId} is not in its pipeline` };
@@ -161,7 +161,7 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
     } catch (error) {
       return { status: 'failed', exitCode: null, outputs: {}, error: error instanceof Error ? error.message : String(error) };
     }
-    const log = createLogWriter(db, { runId, task: name, attempt }, { onError: (error) => logger.warn({ err: error, runId, task: name }, 'log lines not stored') });
+    const log = createLogWriter(db, { runId, task: name, attempt }, { onError: (error) => taskLog.warn({ err: error }, 'log lines not stored') });
     log.write({ at: Date.now(), stream: 'system', text: `attempt ${attempt} on actuator ${actuator.key} (worker ${deps.workerId})` });
     const abort = new AbortController();
     let stoppedAs: 'cancelled' | 'timed_out' | 'lost' | 'shutdown' | undefined;
@@ -177,7 +177,7 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
           if (!ours) stopWith('lost');
           else if (!isFinally && (stop === 'cancelled' || stop === 'timed_out')) stopWith(stop);
         })
-        .catch((error: unknown) => logger.warn({ err: error, runId, task: name }, 'lease not renewed'));
+        .catch((error: unknown) => taskLog.warn({ err: error }, 'lease not renewed'));
     }, Math.max(200, Math.floor(deps.leaseMs / 3)));
     let result: TaskResult;
     const started = performance.now();
@@ -191,7 +191,9 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
     }
     if (result.status === 'cancelled' && stoppedAs === 'timed_out') result = { ...result, status: 'timed_out', error: 'the run timed out' };
     if (result.status === 'cancelled' && stoppedAs === 'shutdown') result = { ...result, status: 'failed', error: 'interrupted: the worker shut down' };
-    deps.metrics?.taskFinished(type, result.status, (performance.now() - started) / 1000);
+    const seconds = (performance.now() - started) / 1000;
+    deps.metrics?.taskFinished(type, result.status, seconds);
+    taskLog.info({ runner: type, actuator: actuator.key, status: result.status, exitCode: result.exitCode, durationMs: Math.round(seconds * 1000) }, 'task attempt ended');
     log.write({ at: Date.now(), stream: 'system', text: `${result.status.replace('_', ' ')}${result.exitCode !== null ? ` (exit code ${result.exitCode})` : ''}${result.error ? `: ${result.error}` : ''}` });
     // The last lines travel with the result and are stored in the same transaction.
     const logTail = await log.drain();
@@ -202,6 +204,8 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
   }
 
   return async ({ runId, task, attempt }, ctx) => {
+    // Every line about this attempt carries its run, task and attempt.
+    const taskLog = logger.child({ runId, task, attempt });
     let claimed: { actuator: ActuatorChoice; run: RunRow } | undefined;
     let waitingSince: number | undefined;
     for (;;) {
@@ -218,15 +222,15 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
       }
       if (waitingSince === undefined) {
         waitingSince = Date.now();
-        logger.info({ runId, task, why: outcome.why }, 'task waits');
+        taskLog.info({ why: outcome.why }, 'task waits');
       }
       // Given back (not completed) when the worker closes: the job runs again elsewhere.
       if (ctx.signal.aborted) throw new Error(`task ${task} of run ${runId} was still waiting (${outcome.why}) when the worker closed`);
       await new Promise((resolve) => setTimeout(resolve, Math.min(outcome.ms, 5_000)));
     }
-    await deps.onStarted?.(claimed.run, task, attempt).catch((error: unknown) => logger.warn({ err: error, runId, task }, 'task.started event not recorded'));
-    const result = await execute(claimed.run, task, attempt, claimed.actuator, ctx.signal);
-    if (result.status !== 'succeeded') logger.info({ runId, task, attempt, status: result.status, error: result.error }, 'task did not succeed');
+    await deps.onStarted?.(claimed.run, task, attempt).catch((error: unknown) => taskLog.warn({ err: error }, 'task.started event not recorded'));
+    const result = await execute(claimed.run, task, attempt, claimed.actuator, ctx.signal, taskLog);
+    if (result.status !== 'succeeded') taskLog.info({ status: result.status, error: result.error }, 'task did not succeed');
     await engine.completeTask(runId, task, attempt, result);
   };
 }
