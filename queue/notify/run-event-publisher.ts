@@ -87,8 +87,9 @@ export function createRunEventPublisher(deps: RunEventPublisherDeps): RunEventPu
       const subject = sink.nats;
       return { key, on, label: `NATS subject ${subject}`, send: (event) => publishNats(subject, event, `${key}:${String(event.event.id)}`) };
     }
-    const url = sink.url as string;
-    const label = `webhook ${originOf(url)}`;
+    const target = sink.url as NonNullable<NotifySink['url']>;
+    // A URL that is a secret is never shown, not even its host.
+    const label = typeof target === 'string' ? `webhook ${originOf(target)}` : `webhook (URL in secret ${target.secret})`;
     return {
       key,
       on,
@@ -97,14 +98,21 @@ export function createRunEventPublisher(deps: RunEventPublisherDeps): RunEventPu
         // Resolved at each send, so a rotated secret is picked up; the values never leave this function.
         const extra: Record<string, string> = {};
         for (const [name, value] of Object.entries(sink.headers ?? {})) extra[name] = typeof value === 'string' ? value : deps.secret(run.source, value.secret);
-        const response = await fetch(url, {
-          method: 'POST',
-          headers: { ...extra, 'content-type': 'application/cloudevents+json; charset=utf-8' },
-          body: JSON.stringify(event.event),
-          signal: AbortSignal.timeout(timeoutMs),
-        });
+        const url = typeof target === 'string' ? target : deps.secret(run.source, target.secret);
+        let response: Response;
+        try {
+          response = await fetch(url, {
+            method: 'POST',
+            headers: { ...extra, 'content-type': 'application/cloudevents+json; charset=utf-8' },
+            body: JSON.stringify(event.event),
+            signal: AbortSignal.timeout(timeoutMs),
+          });
+        } catch (error) {
+          // fetch's own messages may quote the URL (a secret, or a token in its path): say only what went wrong.
+          throw new Error(fetchFailure(error, timeoutMs));
+        }
         await response.body?.cancel().catch(() => undefined);
-        if (!response.ok) throw new Error(`${label} answered HTTP ${response.status}`);
+        if (!response.ok) throw new Error(`answered HTTP ${response.status}`);
       },
     };
   };
@@ -188,6 +196,16 @@ export function createRunEventPublisher(deps: RunEventPublisherDeps): RunEventPu
         await open?.nc.drain().catch(() => open.nc.close());
       })()),
   };
+}
+
+/** Why a request failed, without the URL: a timeout, the network error's code, or that the URL is invalid. */
+function fetchFailure(error: unknown, timeoutMs: number): string {
+  const name = error instanceof Error ? error.name : '';
+  if (name === 'TimeoutError' || name === 'AbortError') return `no answer within ${timeoutMs} ms`;
+  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
+  if (typeof cause?.code === 'string') return `request failed (${cause.code})`;
+  if (error instanceof TypeError && /parse URL|Invalid URL/i.test(error.message)) return 'the URL is not valid';
+  return 'request failed';
 }
 
 /** `https://host:port` of a URL: enough to say where, never its path, query or credentials (tokens live there). */

@@ -1,8 +1,8 @@
 // `notify`: where a Pipeline or a Trigger sends CloudEvents about its runs besides the
 // `eventops.runs.>` NATS subjects — webhook URLs (POSTed in CloudEvents structured mode) and NATS
 // subjects — and which run and task statuses each wants. Like the seeds' step webhooks
-// (`url` + `events`) and Argo Events' HTTP trigger headers, with header values that are either
-// plain text or `{ secret: NAME }` references resolved when the event is sent.
+// (`url` + `events`) and Argo Events' HTTP trigger headers, with header values (and the URL) that
+// are either plain text or `{ secret: NAME }` references resolved when the event is sent.
 import { Type, type Static } from '@sinclair/typebox';
 import { SecretRef } from './common.js';
 
@@ -16,7 +16,11 @@ export type NotifyOn = (typeof NotifyOn)[number];
 
 export const NotifySink = Type.Object(
   {
-    url: Type.Optional(Type.String({ minLength: 1, description: 'An http(s) URL that receives a POST of each CloudEvent (structured mode, `application/cloudevents+json`).' })),
+    url: Type.Optional(
+      Type.Union([Type.String({ minLength: 1 }), SecretRef], {
+        description: 'An http(s) URL that receives a POST of each CloudEvent (structured mode, `application/cloudevents+json`); `{ secret: NAME }` when the URL itself is the credential (Slack, Discord, Feishu hooks).',
+      }),
+    ),
     nats: Type.Optional(Type.String({ minLength: 1, description: 'A NATS subject (no wildcards) the CloudEvents are published to, on the NATS server of eventops.yaml.' })),
     on: Type.Array(Type.Union(NotifyOn.map((s) => Type.Literal(s))), {
       minItems: 1,

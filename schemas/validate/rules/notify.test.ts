@@ -20,6 +20,11 @@ describe('notify', () => {
     expect(findings('[ { url: "https://hooks.example.com/x", on: [succeeded, failed, task.failed], headers: { Authorization: { secret: HOOK_TOKEN }, X-Team: ops } }, { nats: ops.notifications.deploy, on: [started] } ]')).toEqual([]);
   });
 
+  it('takes the URL itself as a secret, and refuses a hook URL that is a credential written out', () => {
+    expect(findings('[ { url: { secret: SLACK_HOOK }, on: [failed] } ]')).toEqual([]);
+    expect(findings('[ { url: "https://hooks.slack.com/services/T0000000/B0000000/XXXXXXXXXXXXXXXXXXXXXXXX", on: [failed] } ]').map((f) => f.split(' ')[1])).toEqual(['secret-literal:']);
+  });
+
   it('needs exactly one of url or nats, at the entry', () => {
     expect(findings('[ { on: [failed] } ]')).toEqual(['6:13 notify-sink: a notify entry needs exactly one of `url: https://…` (a webhook) or `nats: subject` (a NATS subject)']);
     expect(findings('[ { url: "https://h.example/x", nats: a.b, on: [failed] } ]').map((f) => f.split(':').slice(0, 2).join(':'))).toEqual(['6:13 notify-sink']);

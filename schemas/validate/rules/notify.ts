@@ -20,7 +20,7 @@ function checkSink(ctx: RuleContext, def: Definition, i: number, sink: NotifySin
   if ((sink.url === undefined) === (sink.nats === undefined)) {
     ctx.report(def, at, 'notify-sink', 'a notify entry needs exactly one of `url: https://…` (a webhook) or `nats: subject` (a NATS subject)');
   }
-  if (sink.url !== undefined) {
+  if (typeof sink.url === 'string') {
     const problem = urlProblem(sink.url);
     if (problem) ctx.report(def, [...at, 'url'], 'notify-url', problem);
   }
