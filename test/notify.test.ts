@@ -1,6 +1,7 @@
-// Notifications and CloudEvents out, end to end: a real `eventops serve` process, on PostgreSQL
-// and on the embedded PGlite (embedded queue both), publishes the CloudEvents of its runs to NATS JetStream (a stream the test
-// creates, read back by a real consumer) and POSTs the ones `notify` selects to webhook sinks
+// Notifications and CloudEvents out, end to end: a real `eventops serve` process (PostgreSQL with
+// the embedded queue, the embedded PGlite, PostgreSQL with BullMQ on Redis) publishes the
+// CloudEvents of its runs to NATS JetStream (a stream the test creates, read back by a real
+// consumer) and POSTs the ones `notify` selects to webhook sinks
 // served by the test, with the secret header resolved. A sink answering 500 gets its event once it
 // answers 200, and the run never waits for it.
 import { randomBytes } from 'node:crypto';
@@ -9,12 +10,14 @@ import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { AckPolicy, DeliverPolicy, connect, type JetStreamManager, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
 import { startServerProcess, type ServerProcess } from './helpers/server-process.js';
 
 const NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const HOOK_TOKEN = `Bearer hook-${randomBytes(8).toString('hex')}`;
 
 interface CloudEvent {
@@ -78,7 +81,7 @@ async function until<T>(what: string, read: () => Promise<T> | T, done: (value: 
   }
 }
 
-describe.each(['postgres', 'embedded'] as const)('CloudEvents of runs on NATS and notify sinks (%s)', (mode) => {
+describe.each(['postgres', 'embedded', 'bullmq'] as const)('CloudEvents of runs on NATS and notify sinks (%s)', (mode) => {
   const id = randomBytes(4).toString('hex');
   const prefix = `t${id}`;
   const stream = `EVENTOPS_NOTIFY_TEST_${id}`;
@@ -151,17 +154,24 @@ describe.each(['postgres', 'embedded'] as const)('CloudEvents of runs on NATS an
         `sources: [ { name: ops, path: ${defs}, secrets: [ HOOK_TOKEN, FLAKY_HOOK_URL ] } ]`,
         'queue: { sweepInterval: 1s, sweepAfter: 2s }',
         `nats: { url: ${NATS_URL}, runsPrefix: ${prefix}.runs }`,
+        `redis: { prefix: ${prefix} }`,
         '',
       ].join('\n'),
     );
-    if (mode === 'postgres') database = await createTestDatabase();
-    server = await startServerProcess({ config, dataDir: join(dir, 'data'), env: { ...(database ? { DATABASE_URL: database.url } : {}), EVENTOPS_SECRET_HOOK_TOKEN: HOOK_TOKEN, EVENTOPS_SECRET_FLAKY_HOOK_URL: `${sink.url}/flaky` } });
+    if (mode !== 'embedded') database = await createTestDatabase();
+    server = await startServerProcess({ config, dataDir: join(dir, 'data'), env: { ...(database ? { DATABASE_URL: database.url } : {}), ...(mode === 'bullmq' ? { REDIS_URL } : {}), EVENTOPS_SECRET_HOOK_TOKEN: HOOK_TOKEN, EVENTOPS_SECRET_FLAKY_HOOK_URL: `${sink.url}/flaky` } });
     await until('definitions applied', () => api<{ total: number }>('/api/v1/definitions'), (d) => d.total >= 5, output);
   }, 90_000);
 
   afterAll(async () => {
     await server?.stop();
     await database?.drop();
+    if (mode === 'bullmq') {
+      const redis = new Redis(REDIS_URL);
+      const keys = await redis.keys(`${prefix}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+      await redis.quit();
+    }
     await jsm?.streams.delete(stream).catch(() => undefined);
     await nc?.close();
     sink?.server.close();
