@@ -72,7 +72,7 @@ export function createApiClient(server: string, lookup?: TokenLookup): ApiClient
     }
     if (res.status === 401) throw new ApiRequestError(401, 'Unauthorized', unauthorizedMessage(server, lookup));
     const error = errorOf(parsed);
-    if (error) throw new ApiRequestError(res.status, error.code, error.message);
+    if (error) throw new ApiRequestError(res.status, error.code, error.message + hint(res.status, error.message, server));
     throw new ApiRequestError(res.status, 'HttpError', `the server at ${server} answered ${method} ${path} with ${res.status} ${res.statusText}`.trimEnd());
   };
   return {
@@ -80,6 +80,14 @@ export function createApiClient(server: string, lookup?: TokenLookup): ApiClient
     get: (path, options) => request('GET', path, options),
     post: (path, options) => request('POST', path, options),
   };
+}
+
+/** What to do about a refusal whose message alone does not say how to fix it. */
+function hint(status: number, message: string, server: string): string {
+  if (status === 403) return ' (ask an admin for a token with that scope: `eventops tokens create --name NAME --scopes SCOPE`, then set EVENTOPS_TOKEN or pass --token)';
+  // A route the server does not have (not a missing run or source): another version, or a process without the api role.
+  if (status === 404 && message.startsWith('no route ') && !message.includes('api role')) return ` (the server at ${server} is another version of eventops than this command (${'`eventops --version`'}), or a process without the api role: point --server / EVENTOPS_SERVER at one that has it)`;
+  return '';
 }
 
 /** What to set when the server wants a (different) token; never the token itself. */

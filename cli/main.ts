@@ -4,6 +4,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { convertCommand } from './commands/convert.js';
 import { addSourcesCommands } from './commands/sources.js';
 import { addTokensCommands } from './commands/tokens.js';
+import { addStatusCommand } from './commands/status.js';
 import { addEventCommands, addEventsCommands } from './commands/events.js';
 import { addRunsCommands } from './commands/runs.js';
 import { validateCommand } from './commands/validate.js';
@@ -81,6 +82,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   addEventCommands(program.command('event').description('send an event to the running server'), io, setExit);
   addEventsCommands(program.command('events').description("the running server's events: list, get (why each trigger matched or not)"), io, setExit);
   addRunsCommands(program.command('runs').description("the running server's runs: list, get, logs (-f follows), cancel, approve, reject"), io, setExit);
+  addStatusCommand(program, io, setExit);
   addTokensCommands(program.command('tokens').description('API tokens of the running server: create, list (admin scope)'), io, setExit);
 
   return program;

@@ -143,7 +143,7 @@ describe('eventops sources reconcile', () => {
   it('exits 1 with the server message for a source that is not configured', async () => {
     const { code, stderr } = await eventops(['sources', 'reconcile', 'nope', '--wait', '--server', api.url]);
     expect(code).toBe(1);
-    expect(stderr).toBe('eventops: no source named "nope"\n');
+    expect(stderr).toBe('reconciling nope…\neventops: no source named "nope"\n');
   });
 });
 

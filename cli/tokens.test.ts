@@ -48,7 +48,7 @@ describe('eventops tokens create', () => {
     expect((await eventops(['sources', 'list', '--token', token], {})).code).toBe(0);
     const reconcile = await eventops(['sources', 'reconcile', 'ops', '--token', token], {});
     expect(reconcile.code).toBe(1);
-    expect(reconcile.stderr).toBe('eventops: POST /api/v1/sources/ops/reconcile needs a token with the admin scope; the token "ci" has events:write, runs:write\n');
+    expect(reconcile.stderr).toBe('eventops: POST /api/v1/sources/ops/reconcile needs a token with the admin scope; the token "ci" has events:write, runs:write (ask an admin for a token with that scope: `eventops tokens create --name NAME --scopes SCOPE`, then set EVENTOPS_TOKEN or pass --token)\n');
   });
 
   it('prints {name, scopes, token} with -o json', async () => {

@@ -20,6 +20,7 @@ export type {
   SourceDetail,
   SourceSummary,
   CancelAnswer,
+  CountsAnswer,
   ChildRunItem,
   DecisionAnswer,
   LogEnd,

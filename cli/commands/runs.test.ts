@@ -243,7 +243,7 @@ describe('eventops runs cancel|approve|reject', () => {
   it('cancels with a runs:write token; a read token gets the server\'s 403', async () => {
     const read = await finished(['runs', 'cancel', 'run-wait'], tokens.read);
     expect(read.code).toBe(1);
-    expect(read.stderr).toBe('eventops: POST /api/v1/runs/run-wait/cancel needs a token with the runs:write scope; the token "reader" has read\n');
+    expect(read.stderr).toBe('eventops: POST /api/v1/runs/run-wait/cancel needs a token with the runs:write scope; the token "reader" has read (ask an admin for a token with that scope: `eventops tokens create --name NAME --scopes SCOPE`, then set EVENTOPS_TOKEN or pass --token)\n');
     const { code, stdout } = await finished(['runs', 'cancel', 'run-wait']);
     expect(code).toBe(0);
     expect(stdout).toBe('run run-wait: cancel requested; it ends as cancelled once its running tasks have stopped (follow with: eventops runs logs run-wait -f)\n');

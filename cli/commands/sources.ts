@@ -7,6 +7,9 @@ import type { Io } from '../output.js';
 import { connect, print, withClientOptions, type ClientOptions } from './client-options.js';
 import { formatReconcileResult, formatSourceDetail, formatSourceList } from './sources-format.js';
 
+/** How often `reconcile --wait` says it is still waiting. */
+const PROGRESS_EVERY_MS = 2_000;
+
 /** Adds the subcommands to `sources` (created with `program.command` so it inherits the program's settings). */
 export function addSourcesCommands(sources: Command, io: Io, setExit: (code: number) => void): Command {
   withClientOptions(sources.command('list').description('list the sources with their readiness and active revision')).action(async (opts: ClientOptions) => {
@@ -48,8 +51,17 @@ async function reconcileSource(name: string, wait: boolean, opts: ClientOptions,
     print(io, output, accepted, () => `reconcile of ${name} requested\n`);
     return 0;
   }
-  // A reconcile may clone a large repository: wait as long as the server takes.
-  const result = (await client.post(`${path}?wait=true`, { timeoutMs: 0 })) as ReconcileResult;
+  // A reconcile may clone a large repository: wait as long as the server takes, saying so on
+  // stderr (stdout keeps only the result, for -o json|yaml).
+  const started = Date.now();
+  io.err(`reconciling ${name}…\n`);
+  const ticker = setInterval(() => io.err(`still reconciling ${name} (${Math.round((Date.now() - started) / 1000)} s)…\n`), PROGRESS_EVERY_MS);
+  let result: ReconcileResult;
+  try {
+    result = (await client.post(`${path}?wait=true`, { timeoutMs: 0 })) as ReconcileResult;
+  } finally {
+    clearInterval(ticker);
+  }
   print(io, output, result, () => formatReconcileResult(result));
   return result.outcome === 'applied' || result.outcome === 'unchanged' ? 0 : 1;
 }
