@@ -43,6 +43,7 @@ describe('notify', () => {
       '6:43 notify-on: `failed` is listed twice in `on`',
     ]);
     expect(findings('[ { nats: a.b, on: [failed], headers: { X: y } } ]').map((f) => f.split(' ')[1])).toEqual(['notify-headers:']);
+    expect(findings('[ { url: "https://h.example/x", on: [failed], headers: { Content-Type: text/plain } } ]')).toEqual(['6:68 notify-headers: eventops sets `Content-Type` itself (the body is a CloudEvent, `application/cloudevents+json`); remove it']);
     expect(findings('[ { nats: a.b, on: [finished] } ]').map((f) => f.split(' ')[1])).toEqual(['schema:']);
   });
 

@@ -1,11 +1,14 @@
 // `notify` of Pipelines and Triggers beyond its schema: exactly one of `url` or `nats`, a URL
 // that is http(s) with no credentials in it (they go in `headers` as `{ secret: NAME }`), a NATS
-// subject without wildcards, `headers` only on URL sinks, and no status listed twice.
+// subject without wildcards, `headers` only on URL sinks and not the request's own (Content-Type,
+// Host, …), and no status listed twice.
 import type { NotifySink } from '../../language/index.js';
 import type { Rule, RuleContext } from '../context.js';
 import type { Definition } from '../definition.js';
 
 const SUBJECT_TOKEN = /^[^\s.*>]+$/;
+/** Headers of the request itself, which a definition may not set. */
+const RESERVED_HEADERS = new Set(['content-type', 'content-length', 'host', 'transfer-encoding', 'connection']);
 
 export const notifySinks: Rule = (ctx) => {
   for (const def of ctx.definitions) {
@@ -29,6 +32,9 @@ function checkSink(ctx: RuleContext, def: Definition, i: number, sink: NotifySin
   }
   if (sink.headers !== undefined && sink.url === undefined) {
     ctx.report(def, [...at, 'headers'], 'notify-headers', '`headers` apply to `url` sinks only; remove them from this NATS sink', { at: 'key' });
+  }
+  for (const name of Object.keys(sink.headers ?? {})) {
+    if (RESERVED_HEADERS.has(name.toLowerCase())) ctx.report(def, [...at, 'headers', name], 'notify-headers', `eventops sets \`${name}\` itself (the body is a CloudEvent, \`application/cloudevents+json\`); remove it`, { at: 'key' });
   }
   const seen = new Set<string>();
   sink.on.forEach((status, j) => {
