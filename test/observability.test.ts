@@ -1,7 +1,8 @@
 // Operability of `eventops serve` as a platform sees it, in both storage modes: `/readyz` (200
 // while the database and the queue answer; 503 naming the queue when Redis becomes unreachable,
 // and 200 again when it is back), `/metrics` as valid Prometheus text whose counters move after
-// an event and its run, and JSON log lines on stdout that carry the run's id.
+// an event and its run, and JSON log lines on stdout that carry the run's id. In the PostgreSQL
+// mode both PostgreSQL and Redis are reached through TCP proxies the test cuts (503 naming each).
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,6 +21,7 @@ describe.each(['embedded', 'postgres'] as const)('observability (%s)', (mode) =>
   let prefix: string;
   let pg: TestDatabase | undefined;
   let proxy: TcpProxy | undefined;
+  let pgProxy: TcpProxy | undefined;
   let server: ServerProcess;
   const api = async <T>(path: string, init: RequestInit = {}): Promise<T> => {
     const res = await fetch(`${server.url}${path}`, { ...init, headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' } });
@@ -46,7 +48,11 @@ describe.each(['embedded', 'postgres'] as const)('observability (%s)', (mode) =>
     if (mode === 'postgres') {
       pg = await createTestDatabase();
       proxy = await startTcpProxy({ host: REDIS.hostname, port: Number(REDIS.port || 6379) });
-      Object.assign(env, { DATABASE_URL: pg.url, REDIS_URL: `redis://127.0.0.1:${proxy.port}` });
+      // PostgreSQL is reached through a proxy too, to be cut later.
+      const database = new URL(pg.url);
+      pgProxy = await startTcpProxy({ host: database.hostname, port: Number(database.port || 5432) });
+      database.host = `127.0.0.1:${pgProxy.port}`;
+      Object.assign(env, { DATABASE_URL: database.toString(), REDIS_URL: `redis://127.0.0.1:${proxy.port}` });
     }
     server = await startServerProcess({ config, dataDir: join(dir, 'data'), env });
   });
@@ -54,6 +60,7 @@ describe.each(['embedded', 'postgres'] as const)('observability (%s)', (mode) =>
   afterAll(async () => {
     await server?.stop();
     await proxy?.close();
+    await pgProxy?.close();
     await pg?.drop();
     if (mode === 'postgres') {
       const redis = new Redis(REDIS.toString());
@@ -120,6 +127,28 @@ describe.each(['embedded', 'postgres'] as const)('observability (%s)', (mode) =>
     expect(lines.find((l) => l.msg === 'event matched')).toMatchObject({ eventId, source: 'api', status: 'matched', runIds: [runId] });
   }, 60_000);
 
+  const readyAgain = async () => {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const again = await readyz();
+      if (again.status === 200) return;
+      if (Date.now() > deadline) throw new Error(`still not ready: ${JSON.stringify(again.body)}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  };
+
+  it.runIf(mode === 'postgres')('answers 503 naming the database while PostgreSQL is unreachable, and is ready again once it is back', async () => {
+    await pgProxy?.down();
+    const down = await readyz();
+    expect(down.status).toBe(503);
+    expect(down.body.checks.database).toMatchObject({ ok: false });
+    expect(down.body.checks.queue).toMatchObject({ ok: true });
+    expect(JSON.stringify(down.body)).not.toMatch(/postgres:\/\//);
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    await pgProxy?.up();
+    await readyAgain();
+  });
+
   it.runIf(mode === 'postgres')('answers 503 naming the queue while Redis is unreachable, and is ready again once it is back', async () => {
     await proxy?.down();
     const down = await readyz();
@@ -131,12 +160,6 @@ describe.each(['embedded', 'postgres'] as const)('observability (%s)', (mode) =>
     // Liveness does not depend on Redis.
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
     await proxy?.up();
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const again = await readyz();
-      if (again.status === 200) break;
-      if (Date.now() > deadline) throw new Error(`still not ready: ${JSON.stringify(again.body)}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await readyAgain();
   });
 });
