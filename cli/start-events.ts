@@ -8,7 +8,7 @@ import type { Metrics } from '../metrics/index.js';
 import type { Config, SecretStore } from '../config/index.js';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { activeTriggersCache, createActuatorRunners, startAgentDispatch, startAgentPresence, createBullmqDriver, createEmbeddedDriver, createRunEngine, createTaskWorker, definitionsAtRevision, matchStoredEvent, startNatsSource, startRunSweeper, startScheduler, startSweeper, createRunEventPublisher, recordRunEvents, recordTaskStarted, type EventopsCatalog, type RecordOptions, type Job, type NatsSource, type QueueDriver, type RunEngine } from '../queue/index.js';
+import { activeTriggersCache, createActuatorRunners, startAgentDispatch, startAgentPresence, createBullmqDriver, createEmbeddedDriver, createRunEngine, createTaskWorker, definitionsAtRevision, matchStoredEvent, startNatsSource, startRunSweeper, startScheduler, startSweeper, createRunEventPublisher, recordRunEvents, recordTaskStarted, type EventopsCatalog, type RecordOptions, type Job, type NatsSource, type Scheduler, type QueueDriver, type RunEngine } from '../queue/index.js';
 import { runnerKinds } from './runner-kinds.js';
 import { createGithubSide } from './github-reports.js';
 import { createDefinitionChecks } from './github-definitions.js';
@@ -25,6 +25,8 @@ export interface EventSide {
   secret(source: string, name: string): string;
   driver: QueueDriver<EventopsCatalog>;
   engine: RunEngine;
+  /** Schedule triggers (reconciler role): started when this process leads, stopped when it no longer does. `catchUpMs`: also fire ticks of that much past (a new leader covers the gap after the last one). */
+  schedules: { start(catchUpMs?: number): void; stop(): Promise<void> };
   close(): Promise<void>;
 }
 
@@ -37,7 +39,7 @@ export async function startEvents(config: Config, deps: { database: Database; re
   const { database, logger } = deps;
   const db = database.db;
   const onError = (error: unknown, where: string) => logger.error({ err: error, where }, 'queue error');
-  const driver: QueueDriver<EventopsCatalog> = config.redisUrl ? createBullmqDriver({ connection: config.redisUrl, prefix: deps.queuePrefix ?? config.queuePrefix, onError }) : createEmbeddedDriver({ db, onError });
+  const driver: QueueDriver<EventopsCatalog> = config.redisUrl ? createBullmqDriver({ connection: config.redisUrl, prefix: deps.queuePrefix ?? config.queuePrefix, onError, closeTimeoutMs: config.runs.shutdownTimeoutMs }) : createEmbeddedDriver({ db, onError, closeTimeoutMs: config.runs.shutdownTimeoutMs });
   logger.info({ queue: config.redisUrl ? 'bullmq' : 'embedded' }, 'queue ready');
   const { metrics } = deps;
   const stored = createIntake({
@@ -66,6 +68,7 @@ export async function startEvents(config: Config, deps: { database: Database; re
   const triggers = activeTriggersCache(db);
   /** Stopped in order at close: the scheduler first, then the sweepers. */
   const stops: (() => Promise<void>)[] = [];
+  const tasksInFlight = new Set<Promise<void>>();
   const enqueue = async (jobs: readonly Job[]) => void (await driver.enqueueMany(jobs));
   const definitions = definitionsAtRevision(db);
   // `secret` is defined below; the publisher calls it only when it sends.
@@ -133,7 +136,12 @@ export async function startEvents(config: Config, deps: { database: Database; re
       },
       'start-run': async ({ runId }) => engine.startRun(runId),
       'run-timeout': async ({ runId }) => void (await engine.stopRun(runId, 'timed_out', 'the run timed out')),
-      'run-task': runTask,
+      // Tracked: a worker that stops waiting for a task at shutdown still records it handed back before the database closes.
+      'run-task': (payload, ctx) => {
+        const running = runTask(payload, ctx);
+        tasksInFlight.add(running);
+        return running.finally(() => tasksInFlight.delete(running));
+      },
       // Without GitHub configured no report job is enqueued; one left from an earlier configuration does nothing.
       'report-run': async ({ runId }) => github?.reporter.report(runId),
       'answer-comment': async ({ eventId }) => comments?.answer(eventId),
@@ -177,10 +185,19 @@ export async function startEvents(config: Config, deps: { database: Database; re
     }),
   );
   }
-  if (roles.has('reconciler')) {
-    const scheduler = startScheduler({ db, accept: (e) => intake.accept(e), reportError: (e, context) => onError(e, context) });
-    stops.unshift(() => scheduler.stop());
-  }
+  // Schedule triggers fire in the reconciler role's leader only (started and stopped by the composition root).
+  let scheduler: Scheduler | undefined;
+  const schedules = {
+    start: (catchUpMs = 0) => {
+      if (!scheduler && roles.has('reconciler')) scheduler = startScheduler({ db, accept: (e) => intake.accept(e), reportError: (e, context) => onError(e, context), catchUpMs });
+    },
+    stop: async () => {
+      const stopping = scheduler;
+      scheduler = undefined;
+      await stopping?.stop();
+    },
+  };
+  stops.unshift(() => schedules.stop());
   let nats: NatsSource | undefined;
   const natsIn = config.nats?.stream !== undefined && config.nats.subjects.length > 0 ? { ...config.nats, stream: config.nats.stream } : undefined;
   if (natsIn && roles.has('api')) {
@@ -194,11 +211,14 @@ export async function startEvents(config: Config, deps: { database: Database; re
     secret,
     driver,
     engine,
+    schedules,
     close: () =>
       (closing ??= (async () => {
         await nats?.close();
         for (const stop of stops) await stop();
         await driver.close();
+        // Aborted by the driver's close, a task is being stopped and handed back: let it record that.
+        await Promise.race([Promise.allSettled([...tasksInFlight]), new Promise((resolve) => setTimeout(resolve, 15_000).unref())]);
         await publisher.close();
         // Agents' tasks are cancelled; their agents get a few seconds to say so, then they are failed here.
         const dispatchClosed = agentDispatch.close();

@@ -6,7 +6,7 @@ import { pino, type Logger } from 'pino';
 import { createMetrics, type Metrics } from '../metrics/index.js';
 import { createSecretStore, type Config } from '../config/index.js';
 import { createReconciler, type ProcessReconciler } from '../reconciler/index.js';
-import { openDatabase, type Database } from '../schemas/database/index.js';
+import { openDatabase, type Campaign, type Database } from '../schemas/database/index.js';
 import { agentAuthenticator, agentSockets, createApp, ensureAdminToken, probeRoutes, startHttpServer, type AgentSockets, type ReadinessCheck } from '../webhooks/index.js';
 import { Hono } from 'hono';
 import { ROLES, sourcesPushedTo, startEvents, type EventSide, type Role } from './start-events.js';
@@ -19,8 +19,12 @@ export interface RunningServer {
   logger: Logger;
   /** This process's Prometheus registry (served at `/metrics`). */
   metrics: Metrics;
-  /** Stops accepting requests, waits for reconciles in progress, closes the database. Idempotent. */
-  close(): Promise<void>;
+  /**
+   * Shuts down in order: `/readyz` answers 503 at once, then after `delayMs` (default none) the
+   * server stops taking requests, workers stop taking jobs and finish (or hand back) what they
+   * run, reconciles in progress end, and the database closes. Idempotent.
+   */
+  close(options?: { delayMs?: number }): Promise<void>;
 }
 
 export interface StartServerOptions {
@@ -56,11 +60,13 @@ export async function startServer(config: Config, options: StartServerOptions = 
     dataDir: config.dataDir,
     secrets,
     logger,
-    // Only the reconciler role polls and watches sources; the API still reconciles on request.
-    ...(options.schedule === false || !roles.has('reconciler') ? { schedule: false } : {}),
+    // Only the reconciler role's leader polls and watches sources (begun below); the API still reconciles on request.
+    schedule: false,
     onReconciled: (result) => metrics.reconciled(result.source, result.outcome, result.durationMs / 1000),
   });
   let http: Awaited<ReturnType<typeof startHttpServer>> | undefined;
+  let campaign: Campaign | undefined;
+  let draining = false;
   let eventSide: EventSide | undefined;
   let sockets: AgentSockets | undefined;
   try {
@@ -69,6 +75,12 @@ export async function startServer(config: Config, options: StartServerOptions = 
     const { intake, engine, driver } = eventSide;
     // Ready when the database and the queue answer (the embedded queue is the database, asked through the driver all the same).
     const readiness: ReadinessCheck[] = [
+      {
+        name: 'shutdown',
+        check: async () => {
+          if (draining) throw new Error('this process is shutting down');
+        },
+      },
       { name: 'database', check: async () => void (await database.db.execute(sql`select 1`)) },
       { name: 'queue', check: async () => void (await driver.stats('events')) },
     ];
@@ -105,8 +117,10 @@ export async function startServer(config: Config, options: StartServerOptions = 
       });
     }
     const upgrades = sockets;
+    if (roles.has('reconciler') && options.schedule !== false) campaign = leadReconciles(database, reconciler, eventSide, logger, metrics);
     http = await startHttpServer(app, { port: config.server.port, host: config.server.host, upgrade: (request, socket, head) => upgrades?.upgrade(request, socket, head) ?? false });
   } catch (error) {
+    await campaign?.resign();
     sockets?.close();
     await eventSide?.close();
     await reconciler.close();
@@ -118,14 +132,22 @@ export async function startServer(config: Config, options: StartServerOptions = 
   const server = http;
   const events = eventSide;
   const agentUpgrades = sockets;
+  const leadership = campaign;
   return {
     url: server.url,
     database,
     reconciler,
     logger,
     metrics,
-    close: () =>
+    close: (closeOptions = {}) =>
       (closing ??= (async () => {
+        draining = true;
+        const delayMs = closeOptions.delayMs ?? 0;
+        if (delayMs > 0) {
+          logger.info({ delayMs }, 'shutting down: not ready any more; stopping after the delay');
+          await new Promise((resolve) => setTimeout(resolve, delayMs));
+        }
+        await leadership?.resign();
         await server.close();
         await events.close();
         agentUpgrades?.close();
@@ -133,6 +155,33 @@ export async function startServer(config: Config, options: StartServerOptions = 
         await database.close();
       })()),
   };
+}
+
+/**
+ * The reconciler role campaigns to lead (PostgreSQL advisory lock; the embedded database's one
+ * process leads at once): the leader polls and watches sources and fires schedule triggers.
+ * A leader that took over from another also fires the ticks of the last minute (idempotent).
+ */
+function leadReconciles(database: Database, reconciler: ProcessReconciler, events: EventSide, logger: Logger, metrics: Metrics): Campaign {
+  let firstTry = true;
+  const campaign = database.campaign('eventops:reconciler-leader', {
+    onElected: () => {
+      logger.info('leading the reconciler role: polling sources and firing schedules here');
+      metrics.setLeader(true);
+      reconciler.beginSchedule();
+      events.schedules.start(firstTry ? 0 : 60_000);
+    },
+    onDeposed: async () => {
+      logger.info('no longer leading the reconciler role');
+      metrics.setLeader(false);
+      await events.schedules.stop();
+      await reconciler.endSchedule();
+    },
+    onError: (error) => logger.warn({ err: error }, 'reconciler leader election: the database did not answer; trying again'),
+  });
+  // Any later election is a take-over (or a reconnect) that may have missed ticks.
+  setTimeout(() => (firstTry = false), 10_000).unref();
+  return campaign;
 }
 
 /** The HTTP side of a process without the api role: the probes only (health, readiness, metrics). */

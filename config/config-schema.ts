@@ -70,6 +70,8 @@ export const ConfigSchema = Type.Object(
           anonymousRead: Type.Optional(Type.Boolean()),
           /** PUBLIC_URL: where people reach this server (links in check runs and comments), e.g. `https://eventops.example.com`; default none (no links). */
           publicUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+          /** After SIGTERM, how long `/readyz` answers 503 before the server stops taking requests (load balancers notice first); default 2s. */
+          shutdownDelay: Type.Optional(Type.String({ pattern: '^(\\d+(ms|s|m|h|d))+$', description: 'a duration such as 30s, 5m or 1h' })),
         },
         { additionalProperties: false },
       ),
@@ -107,6 +109,8 @@ export const ConfigSchema = Type.Object(
           concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
           /** How long a task's claim lasts without renewal (a dead worker's task is retried or failed after it); default 30s. */
           lease: Type.Optional(Type.String({ pattern: '^(\\d+(ms|s|m|h|d))+$', description: 'a duration such as 30s, 5m or 1h' })),
+          /** How long a stopping worker waits for the tasks it runs; then it stops them and hands them back (queued again, not counted against retries); default 30s. */
+          shutdownTimeout: Type.Optional(Type.String({ pattern: '^(\\d+(ms|s|m|h|d))+$', description: 'a duration such as 30s, 5m or 1h' })),
         },
         { additionalProperties: false },
       ),

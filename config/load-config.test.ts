@@ -57,7 +57,7 @@ receivers: [ { name: alertmanager, auth: { bearer: { secret: AM_TOKEN } } } ]
       file,
       env: { PORT: '7070', DATABASE_URL: 'postgres://x@127.0.0.1/db', EVENTOPS__SERVER__ANONYMOUS_READ: 'true', EVENTOPS__SOURCES__0__INTERVAL: '30s', EVENTOPS_DATA_DIR: '/var/lib/eventops' },
     });
-    expect(config.server).toEqual({ port: 7070, host: '0.0.0.0', anonymousRead: true });
+    expect(config.server).toEqual({ port: 7070, host: '0.0.0.0', anonymousRead: true, shutdownDelayMs: 2_000 });
     expect(config.databaseUrl).toBe('postgres://x@127.0.0.1/db');
     expect(config.sources[0]?.intervalMs).toBe(30_000);
     expect(config.dataDir).toBe('/var/lib/eventops');

@@ -30,7 +30,7 @@ export interface SourceConfig {
 export interface Config {
   /** The file read, if any. */
   file?: string;
-  server: { port: number; host: string; anonymousRead: boolean; publicUrl?: string };
+  server: { port: number; host: string; anonymousRead: boolean; publicUrl?: string; shutdownDelayMs: number };
   databaseUrl?: string;
   redisUrl?: string;
   /** Key prefix of the BullMQ queues. */
@@ -50,7 +50,7 @@ export interface Config {
   /** The sweeper: how often it looks, and how old an unmatched event must be to be re-enqueued. */
   queue: { sweepIntervalMs: number; sweepAfterMs: number };
   /** The run engine's workers: tasks at once per process, and the lease of a running task. */
-  runs: { concurrency: number; leaseMs: number };
+  runs: { concurrency: number; leaseMs: number; shutdownTimeoutMs: number };
 }
 
 export interface ReceiverConfig {
@@ -230,7 +230,7 @@ function normalise(raw: RawConfig, base: string, file: string | undefined, origi
   const dataDir = raw.dataDir ?? '.eventops';
   return {
     ...(file ? { file } : {}),
-    server: { port: raw.server?.port ?? 8080, host: raw.server?.host ?? '0.0.0.0', anonymousRead: raw.server?.anonymousRead ?? false, ...(raw.server?.publicUrl ? { publicUrl: raw.server.publicUrl.replace(/\/+$/, '') } : {}) },
+    server: { port: raw.server?.port ?? 8080, host: raw.server?.host ?? '0.0.0.0', anonymousRead: raw.server?.anonymousRead ?? false, shutdownDelayMs: parseDuration(raw.server?.shutdownDelay ?? '2s') as number, ...(raw.server?.publicUrl ? { publicUrl: raw.server.publicUrl.replace(/\/+$/, '') } : {}) },
     ...(raw.database?.url ? { databaseUrl: raw.database.url } : {}),
     ...(raw.redis?.url ? { redisUrl: raw.redis.url } : {}),
     dataDir: isAbsolute(dataDir) ? dataDir : resolve(base, dataDir),
@@ -241,7 +241,7 @@ function normalise(raw: RawConfig, base: string, file: string | undefined, origi
     githubWebhookSecrets: (raw.github?.webhookSecrets ?? []).map((s) => s.secret),
     ...githubApi(raw.github, origins),
     queuePrefix: raw.redis?.prefix ?? 'eventops',
-    runs: { concurrency: raw.runs?.concurrency ?? 8, leaseMs: parseDuration(raw.runs?.lease ?? '30s') as number },
+    runs: { concurrency: raw.runs?.concurrency ?? 8, leaseMs: parseDuration(raw.runs?.lease ?? '30s') as number, shutdownTimeoutMs: parseDuration(raw.runs?.shutdownTimeout ?? '30s') as number },
     queue: { sweepIntervalMs: parseDuration(raw.queue?.sweepInterval ?? '30s') as number, sweepAfterMs: parseDuration(raw.queue?.sweepAfter ?? '1m') as number },
     ...natsConfig(raw.nats, origins),
   };

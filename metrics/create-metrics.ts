@@ -30,6 +30,8 @@ export interface Metrics {
   reconciled(source: string, outcome: string, seconds: number): void;
   /** One request to GitHub's API answered with `status` (`error` when no answer came). */
   githubRequest(method: string, status: number | 'error'): void;
+  /** This process leads the reconciler role (polls sources, fires schedules) or no longer does. */
+  setLeader(leading: boolean): void;
   /** Registers readers for the scrape-time gauges (later calls add to or replace earlier ones). */
   readOnScrape(readers: ScrapeReaders): void;
   /** The registry in Prometheus' text format, and its content type. */
@@ -84,8 +86,10 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       if (limit) this.set(limit.remaining);
     },
   });
+  const leader = new Gauge({ name: 'eventops_reconciler_leader', help: '1 while this process leads the reconciler role (polls sources and fires schedules), else 0.', registers: [registry] });
   return {
     registry,
+    setLeader: (leading) => leader.set(leading ? 1 : 0),
     event: (source, outcome) => events.inc({ source, outcome }),
     matchDuration: (seconds) => match.observe(seconds),
     runFinished: (pipeline, status) => runs.inc({ pipeline, status }),

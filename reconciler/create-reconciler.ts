@@ -35,6 +35,10 @@ export interface ReconcilerDeps {
 export interface ProcessReconciler extends Reconciler {
   /** What reconciles of `source` did in this process (for tests and benchmarks). */
   stats(source: string): SourceStats;
+  /** Starts the interval timers and folder watches (`start` does, unless `schedule: false`). Idempotent. */
+  beginSchedule(): void;
+  /** Stops them (a reconcile in progress finishes; requests are still answered). Idempotent. */
+  endSchedule(): Promise<void>;
 }
 
 interface Loop {
@@ -55,6 +59,8 @@ export function createReconciler(deps: ReconcilerDeps): ProcessReconciler {
   const now = deps.now ?? (() => new Date());
   const random = deps.random ?? Math.random;
   const schedule = deps.schedule ?? true;
+  /** Timers and watches are on (the reconciler role's leader). */
+  let scheduling = false;
   const abort = new AbortController();
   let closed = false;
   let closing: Promise<void> | undefined;
@@ -72,6 +78,24 @@ export function createReconciler(deps: ReconcilerDeps): ProcessReconciler {
     ]),
   );
 
+  function beginSchedule(): void {
+    if (scheduling || closed) return;
+    scheduling = true;
+    for (const loop of loops.values()) {
+      plan(loop, random() * 1000);
+      if (loop.config.type === 'local') {
+        try {
+          loop.source ??= openSource(loop.config, deps.dataDir, deps.secrets, loop.secretValues);
+          loop.stopWatch = loop.source.watch?.(() => {
+            request(loop).catch((error: unknown) => deps.logger.error({ source: loop.config.name, err: error }, 'reconcile after a change failed'));
+          });
+        } catch (error) {
+          deps.logger.warn({ source: loop.config.name, err: error }, 'cannot watch the folder; it is still reconciled every interval');
+        }
+      }
+    }
+  }
+
   const loopOf = (name: string): Loop => {
     const loop = loops.get(name);
     if (!loop) throw new UnknownSourceError(name);
@@ -79,7 +103,7 @@ export function createReconciler(deps: ReconcilerDeps): ProcessReconciler {
   };
 
   const plan = (loop: Loop, delayMs: number) => {
-    if (closed || !schedule) return;
+    if (closed || !scheduling) return;
     clearTimeout(loop.timer);
     loop.timer = setTimeout(() => {
       request(loop).catch((error: unknown) => deps.logger.error({ source: loop.config.name, err: error }, 'reconcile loop failed'));
@@ -177,19 +201,16 @@ export function createReconciler(deps: ReconcilerDeps): ProcessReconciler {
     sourceNames: [...loops.keys()],
     async start() {
       await registerSources(deps.database.db, deps.sources);
-      if (!schedule) return;
+      if (schedule) beginSchedule();
+    },
+    beginSchedule,
+    async endSchedule() {
+      scheduling = false;
       for (const loop of loops.values()) {
-        plan(loop, random() * 1000);
-        if (loop.config.type === 'local') {
-          try {
-            loop.source ??= openSource(loop.config, deps.dataDir, deps.secrets, loop.secretValues);
-            loop.stopWatch = loop.source.watch?.(() => {
-              request(loop).catch((error: unknown) => deps.logger.error({ source: loop.config.name, err: error }, 'reconcile after a change failed'));
-            });
-          } catch (error) {
-            deps.logger.warn({ source: loop.config.name, err: error }, 'cannot watch the folder; it is still reconciled every interval');
-          }
-        }
+        clearTimeout(loop.timer);
+        const stopWatch = loop.stopWatch;
+        loop.stopWatch = undefined;
+        await stopWatch?.();
       }
     },
     requestReconcile: (name) => {

@@ -23,6 +23,9 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
+/** How long `close` lets requests in flight finish before it cuts their connections. */
+const CLOSE_GRACE_MS = 3_000;
+
 /** Listens and resolves once the port is bound; rejects when it cannot be (e.g. in use). */
 export function startHttpServer(app: Hono, options: HttpServerOptions): Promise<HttpServer> {
   const host = options.host ?? '0.0.0.0';
@@ -36,8 +39,15 @@ export function startHttpServer(app: Hono, options: HttpServerOptions): Promise<
         port: info.port,
         close: () =>
           (closed ??= new Promise<void>((done, fail) => {
-            server.close((error) => (error ? fail(error) : done()));
-            server.closeAllConnections();
+            // Requests in flight (an event being accepted) finish; idle keep-alive connections end
+            // now; what is still open after a grace (a log followed live) is cut.
+            const cut = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+            server.close((error) => {
+              clearTimeout(cut);
+              if (error) fail(error);
+              else done();
+            });
+            server.closeIdleConnections();
           })),
       });
     }) as Server;

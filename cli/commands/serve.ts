@@ -1,7 +1,7 @@
 // `eventops serve`: loads eventops.yaml, starts the roles asked for (all by default: the HTTP
 // API and webhooks, the queue workers that match events and run pipelines, the reconciler),
 // prints where it listens and how to send a first event, and runs until SIGINT or SIGTERM,
-// then shuts down in order (HTTP, workers, reconciles in progress, database). With no
+// then shuts down in order (not ready, HTTP, workers, reconciles in progress, database). With no
 // configuration file and no sources it serves the starter definitions (definitions-template/).
 import { existsSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -43,17 +43,20 @@ export async function serveCommand(options: ServeOptions, io: Io): Promise<numbe
   }
   const server = await startServer(config, { env, roles });
   io.out(banner(config, server.url, roles, cwd));
-  await new Promise<void>((resolve) => {
-    const stop = () => {
+  // SIGTERM (a platform stopping the process) keeps answering for `server.shutdownDelay` with
+  // /readyz at 503, so load balancers stop sending first; SIGINT (Ctrl-C) stops at once.
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    const stop = (name: NodeJS.Signals) => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
-      resolve();
+      resolve(name);
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
-  server.logger.info('shutting down');
-  await server.close();
+  server.logger.info({ signal }, 'shutting down');
+  await server.close(signal === 'SIGTERM' ? { delayMs: config.server.shutdownDelayMs } : {});
+  server.logger.info('stopped');
   return 0;
 }
 

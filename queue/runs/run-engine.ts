@@ -42,8 +42,16 @@ export interface RunTransition {
   tasks: ReadonlyMap<string, TaskRunRow>;
 }
 
-/** What a worker reports for one attempt of a task: the runner's result, and its last log lines not yet stored (written with the result, in its transaction). */
-export type AttemptResult = TaskResult & { logTail?: LogLine[] };
+/**
+ * What a worker reports for one attempt of a task: the runner's result, and its last log lines not
+ * yet stored (written with the result, in its transaction). `handedBack`: the worker shut down and
+ * stopped the attempt; the task is queued again at once and the attempt does not count against
+ * its `retries` (at most MAX_HAND_BACKS times, so a task cannot bounce between workers forever).
+ */
+export type AttemptResult = TaskResult & { logTail?: LogLine[]; handedBack?: boolean };
+
+/** How many attempts of one task may be handed back by shutting-down workers before they count as failures. */
+const MAX_HAND_BACKS = 5;
 
 export type Decision = 'approve' | 'reject';
 
@@ -399,8 +407,10 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
       await setRun(l, { stopRequested: 'timed_out', error: 'the run timed out' });
     }
     const retryable = (result.status === 'failed' || result.status === 'timed_out') && !l.run.stopRequested;
-    if (retryable && attempt <= (task.retries?.limit ?? 0)) {
-      const row = await freshTask(l, name);
+    const row = retryable ? await freshTask(l, name) : undefined;
+    const handedBefore = row?.attempts.filter((a) => a.handedBack).length ?? 0;
+    const handBack = retryable && result.handedBack === true && handedBefore < MAX_HAND_BACKS;
+    if (retryable && (handBack || attempt - handedBefore <= (task.retries?.limit ?? 0))) {
       if (!row || row.status !== 'running' || row.attempt !== attempt) return false;
       const history: TaskAttempt = {
         attempt,
@@ -410,8 +420,10 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
         actuator: row.actuator,
         startedAt: row.startedAt?.toISOString() ?? null,
         finishedAt: new Date().toISOString(),
+        ...(handBack ? { handedBack: true as const } : {}),
       };
-      const backoffMs = (task.retries?.backoff ? (parseDuration(task.retries.backoff) ?? 0) : 0) * 2 ** (attempt - 1);
+      const spent = attempt - handedBefore;
+      const backoffMs = handBack ? 0 : (task.retries?.backoff ? (parseDuration(task.retries.backoff) ?? 0) : 0) * 2 ** (spent - 1);
       await setTask(l, name, {
         status: 'queued',
         attempt: attempt + 1,
@@ -419,7 +431,7 @@ export function createRunEngine(deps: RunEngineDeps): RunEngine {
         leaseUntil: null,
         worker: null,
         notBefore: sql`now() + ${backoffMs}::double precision * interval '1 millisecond'` as unknown as Date,
-        error: `attempt ${attempt} ${result.status.replace('_', ' ')}: ${result.error ?? ''}; retrying in ${Math.round(backoffMs / 1000)}s`,
+        error: handBack ? `attempt ${attempt} ${result.error ?? 'was handed back'}; queued again` : `attempt ${attempt} ${result.status.replace('_', ' ')}: ${result.error ?? ''}; retrying in ${Math.round(backoffMs / 1000)}s`,
       });
       l.after.push({ queue: 'tasks', job: 'run-task', payload: { runId, task: name, attempt: attempt + 1 }, delayMs: backoffMs });
       return true;

@@ -190,7 +190,9 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
       jobSignal.removeEventListener('abort', onJobAbort);
     }
     if (result.status === 'cancelled' && stoppedAs === 'timed_out') result = { ...result, status: 'timed_out', error: 'the run timed out' };
-    if (result.status === 'cancelled' && stoppedAs === 'shutdown') result = { ...result, status: 'failed', error: 'interrupted: the worker shut down' };
+    // The worker is shutting down and stopped waiting for the task: it goes back to the queue, a new attempt not counted against its retries.
+    const handedBack = stoppedAs === 'shutdown' && (result.status === 'cancelled' || result.status === 'failed');
+    if (handedBack) result = { ...result, status: 'failed', error: `interrupted: the worker (${deps.workerId}) shut down and handed the task back` };
     const seconds = (performance.now() - started) / 1000;
     deps.metrics?.taskFinished(type, result.status, seconds);
     taskLog.info({ runner: type, actuator: actuator.key, status: result.status, exitCode: result.exitCode, durationMs: Math.round(seconds * 1000) }, 'task attempt ended');
@@ -200,7 +202,7 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
     // Outputs are stored and shown: a secret a task wrote into one is masked there too.
     const mask = createMasker(execution.secrets);
     const outputs = Object.fromEntries(Object.entries(result.outputs).map(([k, v]) => [k, mask(v)]));
-    return { status: result.status, exitCode: result.exitCode, outputs, logTail, ...(result.error ? { error: mask(result.error) } : {}) };
+    return { status: result.status, exitCode: result.exitCode, outputs, logTail, ...(result.error ? { error: mask(result.error) } : {}), ...(handedBack ? { handedBack: true } : {}) };
   }
 
   return async ({ runId, task, attempt }, ctx) => {

@@ -13,6 +13,8 @@ export interface SchedulerDeps {
   accept(event: { source: 'schedule'; type: string; subject: string; deliveryId: string; headers: Record<string, string>; labels: Record<string, string>; body: unknown }): Promise<{ duplicate: boolean }>;
   now?: () => Date;
   intervalMs?: number;
+  /** The first tick also fires ticks due this long before the start (ticks are idempotent, so ones already fired are not fired again); default 0. */
+  catchUpMs?: number;
   reportError(error: unknown, context: string): void;
 }
 
@@ -37,7 +39,7 @@ export async function scheduledTriggers(db: Db): Promise<ScheduledTrigger[]> {
 
 export function startScheduler(deps: SchedulerDeps): Scheduler {
   const now = deps.now ?? (() => new Date());
-  let last = now();
+  let last = new Date(now().getTime() - (deps.catchUpMs ?? 0));
   let running: Promise<number> | undefined;
   let stopped = false;
 

@@ -5,9 +5,10 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createHash } from 'node:crypto';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import * as tables from './tables.js';
+import { lockKey } from './lock-key.js';
+import { campaignInProcess, campaignOnPostgres, type Campaign, type CampaignOptions } from './leadership.js';
 
 export type Tables = typeof tables;
 /** The drizzle database, whichever driver is underneath. */
@@ -22,6 +23,8 @@ export interface Database {
    * when another holder has it, returns `{ acquired: false }`.
    */
   tryWithLock<T>(key: string, fn: () => Promise<T>): Promise<{ acquired: true; value: T } | { acquired: false }>;
+  /** Leader election among the processes on this database campaigning for `name` (see leadership.ts). */
+  campaign(name: string, options: CampaignOptions): Campaign;
   /** Idempotent. */
   close(): Promise<void>;
 }
@@ -44,10 +47,6 @@ export function migrationsFolder(): string {
   return fileURLToPath(new URL('../../../schemas/database/migrations', import.meta.url));
 }
 
-/** A signed 64-bit key for `pg_try_advisory_lock`, stable for a given name. */
-export function lockKey(name: string): string {
-  return createHash('sha256').update(name).digest().readBigInt64BE(0).toString();
-}
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
   return options.url ? openPostgres(options.url) : openPglite(options);
@@ -89,6 +88,7 @@ async function openPostgres(url: string): Promise<Database> {
     db: db as unknown as Db,
     driver: 'postgres',
     tryWithLock: (key, fn) => session(key, false, fn),
+    campaign: (name, options) => campaignOnPostgres(url, name, options),
     close: () => (closed ??= pool.end()),
   };
 }
@@ -127,6 +127,7 @@ async function openPglite(options: OpenDatabaseOptions): Promise<Database> {
         held.delete(key);
       }
     },
+    campaign: (_name, options) => campaignInProcess(options),
     close: () => (closed ??= client.close().finally(release)),
   };
 }

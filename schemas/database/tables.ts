@@ -262,6 +262,8 @@ export interface TaskAttempt {
   actuator: string | null;
   startedAt: string | null;
   finishedAt: string | null;
+  /** The worker shut down mid-attempt and gave the task back: this attempt does not count against `retries`. */
+  handedBack?: true;
 }
 
 /**
