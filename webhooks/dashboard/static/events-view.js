@@ -34,12 +34,15 @@ export async function eventsView(main, _params, ctx) {
   });
 }
 
+const FINAL = new Set(['succeeded', 'failed', 'cancelled', 'timed_out']);
+
 export async function eventView(main, [id], ctx) {
   await poll(ctx, 1500, async () => {
     const e = await get(`/api/v1/events/${encodeURIComponent(id)}`, ctx.signal);
     draw(main, e);
-    // Matching happens once: after it, nothing about the event changes but its runs' states.
-    return e.status === 'received';
+    // Matching happens once; after it only its runs' states change, so stop once they are final.
+    const running = (e.runs ?? []).some((r) => !FINAL.has(r.status));
+    return e.status === 'received' || running;
   });
 }
 
