@@ -3,7 +3,10 @@
 // flight, and processing (jobs added beforehand with `enqueueMany`, untimed; then the time for
 // workers at concurrency 50 to run them all with an empty handler). One warm-up round is
 // excluded, then 3 measured rounds on fresh storage; prints median and spread in jobs/s and
-// writes JSON to test/bench/results/.
+// writes JSON to test/bench/results/. Raw baselines, measured in the same run the same way
+// (test/bench/baselines.ts): BullMQ's own `Queue.add` for the BullMQ driver and a one-row
+// PostgreSQL INSERT for the PostgreSQL driver, one at a time and 50 in flight; printed with the
+// ratio driver enqueue/s ÷ raw/s (PGlite has no raw baseline here).
 // Run: `npx tsx test/bench/queue.ts [--count N] [--drivers bullmq,postgres,pglite]`.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,6 +16,7 @@ import { Redis } from 'ioredis';
 import { createBullmqDriver, createEmbeddedDriver, type EventopsCatalog, type QueueDriver } from '../../queue/jobs/index.js';
 import { openDatabase, queueJobs, type Database } from '../../schemas/database/index.js';
 import { createTestDatabase } from '../helpers/postgres.js';
+import { bullmqAddRate, postgresInsertRate } from './baselines.js';
 import { printTable, resultsHeader, spread, writeResults, type Spread } from './bench-results.js';
 
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -174,15 +178,49 @@ async function main(): Promise<void> {
       await store.close();
     }
   }
+  // Raw baselines of the enqueue measures, REPEATS rounds each (each with its own warm-up).
+  const RAW: Partial<Record<DriverName, string>> = { bullmq: 'BullMQ Queue.add', postgres: 'PostgreSQL one-row INSERT' };
+  const raw: Record<string, Record<string, { perSecond: Spread; samples: number[] }>> = {};
+  for (const name of options.drivers) {
+    if (!RAW[name]) continue;
+    const testDb = name === 'postgres' ? await createTestDatabase('eventops_bench') : undefined;
+    try {
+      raw[name] = {};
+      for (const measure of ['enqueue, sequential', 'enqueue, 50 in flight'] as const) {
+        const inFlight = measure === 'enqueue, sequential' ? 1 : IN_FLIGHT;
+        const samples: number[] = [];
+        for (let i = 0; i < REPEATS; i++) {
+          samples.push(testDb ? await postgresInsertRate({ url: testDb.url, count: options.count, inFlight }) : await bullmqAddRate({ redisUrl: REDIS_URL, count: options.count, inFlight }));
+        }
+        raw[name][measure] = { perSecond: spread(samples), samples };
+      }
+    } finally {
+      await testDb?.drop();
+    }
+  }
   const fmt = (s: Spread) => `${Math.round(s.median)} (${Math.round(s.min)}–${Math.round(s.max)})`;
   printTable(
     ['driver', ...MEASURES.map((m) => `${m} jobs/s`)],
     options.drivers.map((d) => [d, ...MEASURES.map((m) => fmt((results[d] as Record<string, { jobsPerSecond: Spread }>)[m]?.jobsPerSecond as Spread))]),
   );
+  const ratioLines: string[][] = [];
+  const ratios: Record<string, Record<string, string>> = {};
+  for (const [name, measures] of Object.entries(raw)) {
+    ratios[name] = {};
+    for (const [measure, r] of Object.entries(measures)) {
+      const ours = (results[name] as Record<string, { jobsPerSecond: Spread }>)[measure]?.jobsPerSecond.median ?? 0;
+      const ratio = (ours / r.perSecond.median).toPrecision(3);
+      (ratios[name] as Record<string, string>)[measure] = ratio;
+      ratioLines.push([name, measure, String(Math.round(ours)), `${RAW[name as DriverName]}: ${fmt(r.perSecond)}`, ratio]);
+    }
+  }
+  if (ratioLines.length > 0) printTable(['driver', 'measure', 'driver jobs/s (median)', 'raw baseline /s, median (min–max)', 'ratio'], ratioLines);
   const path = writeResults({
     ...resultsHeader('queue', ['bullmq', 'ioredis', 'pg', '@electric-sql/pglite', 'drizzle-orm']),
     method: { count: options.count, warmupRounds: WARMUPS, warmupCount: Math.max(100, Math.round(options.count / 10)), rounds: REPEATS, inFlight: IN_FLIGHT, job: 'events/match-event, empty handler' },
     results,
+    baselines: raw,
+    ratios,
   });
   console.log(`\nresults: ${path}`);
 }

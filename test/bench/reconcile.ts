@@ -3,7 +3,10 @@
 // database, git cache and reconciler, 3 runs), the no-op reconcile (nothing pushed; 1 warm-up
 // excluded, 20 runs) and the reconcile after a one-file push (1 warm-up excluded, 5 runs, a new
 // commit each; the push itself is not timed). Prints a table against the targets, the step
-// timings the reconciler stored, the peak RSS, and writes JSON to test/bench/results/.
+// timings the reconciler stored, the peak RSS, and writes JSON to test/bench/results/. Raw
+// baselines, measured in the same run against the same server (test/bench/baselines.ts): the git
+// CLI's `git clone` (checkout included; 1 warm-up, 3 runs) for the full sync and `git ls-remote`
+// (1 warm-up, 20 runs) for the no-op, printed with the ratios reconcile time ÷ git time.
 // Run: `npx tsx test/bench/reconcile.ts [--files N] [--drivers postgres,pglite]`.
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -17,6 +20,7 @@ import { createReconciler, type ProcessReconciler, type ReconcileResult, type So
 import { openDatabase, revisions, type Database } from '../../schemas/database/index.js';
 import { startGitServer, type TestRepo } from '../helpers/git-server.js';
 import { createTestDatabase, serverUrl, type TestDatabase } from '../helpers/postgres.js';
+import { gitCloneMs, gitLsRemoteMs } from './baselines.js';
 import { printTable, resultsHeader, ROOT, spread, writeResults, type Spread } from './bench-results.js';
 import { SEED } from './generate-repository.js';
 
@@ -319,6 +323,36 @@ async function benchmarkDriver(driver: Driver, fixture: Fixture): Promise<Driver
   }
 }
 
+interface GitBaseline {
+  cloneMs: Spread;
+  lsRemoteMs: Spread;
+}
+
+/** The git CLI on the same repository and server: clone (1 warm-up, 3 runs) and ls-remote (1 warm-up, 20 runs). */
+async function gitBaseline(url: string): Promise<GitBaseline> {
+  await gitCloneMs(url);
+  const clones: number[] = [];
+  for (let i = 0; i < 3; i++) clones.push(await gitCloneMs(url));
+  await gitLsRemoteMs(url);
+  const lists: number[] = [];
+  for (let i = 0; i < 20; i++) lists.push(await gitLsRemoteMs(url));
+  log(`  git clone ×3: ${clones.map((ms) => `${Math.round(ms)}ms`).join(' ')}; git ls-remote ×20: median ${Math.round(spread(lists).median)}ms\n`);
+  return { cloneMs: spread(clones), lsRemoteMs: spread(lists) };
+}
+
+/** Reconcile median ÷ git median, per driver: full sync ÷ clone, no-op ÷ ls-remote. */
+function gitRatios(results: readonly DriverResult[], git: GitBaseline): Record<string, { fullToClone: string; noopToLsRemote: string }> {
+  return Object.fromEntries(
+    results.map((r) => [
+      r.driver,
+      {
+        fullToClone: (spread(r.samples.full.map((s) => s.wallMs)).median / git.cloneMs.median).toPrecision(3),
+        noopToLsRemote: (spread(r.samples.noop.map((s) => s.wallMs)).median / git.lsRemoteMs.median).toPrecision(3),
+      },
+    ]),
+  );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Report
 
@@ -327,7 +361,7 @@ function verdict(files: number, median: number, targetMs: number): string {
   return median < targetMs ? 'PASS' : 'FAIL';
 }
 
-function report(files: number, results: readonly DriverResult[]): void {
+function report(files: number, results: readonly DriverResult[], git: GitBaseline): void {
   const header = ['measure', 'driver', 'median ms', 'min–max ms', 'runs', 'target', 'verdict'];
   const lines = MEASURES.flatMap((m) =>
     results.map((r) => {
@@ -344,10 +378,18 @@ function report(files: number, results: readonly DriverResult[]): void {
     }),
   );
   printTable(header, lines);
+  const ratios = gitRatios(results, git);
+  printTable(
+    ['raw baseline (git CLI, same server)', 'median ms', 'min–max ms', ...results.map((r) => `ratio ${r.driver}`)],
+    [
+      ['git clone (checkout included) vs full first sync', String(Math.round(git.cloneMs.median)), `${Math.round(git.cloneMs.min)}–${Math.round(git.cloneMs.max)}`, ...results.map((r) => ratios[r.driver]?.fullToClone ?? '')],
+      ['git ls-remote vs no-op reconcile', String(Math.round(git.lsRemoteMs.median)), `${Math.round(git.lsRemoteMs.min)}–${Math.round(git.lsRemoteMs.max)}`, ...results.map((r) => ratios[r.driver]?.noopToLsRemote ?? '')],
+    ],
+  );
   console.log(`\npeak RSS of this process: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (${results.map((r) => `after ${r.driver}: ${r.peakRssMbAfter.toFixed(0)} MB`).join(', ')}; cumulative, the repository was generated in a child process)`);
 }
 
-function saveResults(options: Options, fixture: Fixture, results: readonly DriverResult[], generateMs: number, commitMs: number): string {
+function saveResults(options: Options, fixture: Fixture, results: readonly DriverResult[], git: GitBaseline, generateMs: number, commitMs: number): string {
   const summary = (samples: readonly Sample[]): { wallMs: Spread; durationMs: Spread } => ({
     wallMs: spread(samples.map((s) => s.wallMs)),
     durationMs: spread(samples.map((s) => s.durationMs)),
@@ -372,6 +414,7 @@ function saveResults(options: Options, fixture: Fixture, results: readonly Drive
       summary: Object.fromEntries(MEASURES.map((m) => [m.key, { ...summary(r.samples[m.key]), verdict: verdict(options.files, spread(r.samples[m.key].map((s) => s.wallMs)).median, m.targetMs) }])),
     })),
     peakRssMb: process.resourceUsage().maxRSS / 1024,
+    gitBaseline: { ...git, ratios: gitRatios(results, git) },
   });
 }
 
@@ -393,12 +436,14 @@ async function main(): Promise<void> {
     if (!pushedFile) throw new Error('the generated repository has no pipelines-2.yaml');
     const source = (loadConfig({ cwd: tmpdir(), env: { EVENTOPS__SOURCES: JSON.stringify([{ name: SOURCE, url: server.url(repo.name) }]) } }).sources[0]) as SourceConfig;
     const fixture: Fixture = { repo, work, pushedFile, head, files: options.files, source, pushes: 0 };
+    log('git CLI baseline\n');
+    const git = await gitBaseline(server.url(repo.name));
     const results: DriverResult[] = [];
     for (const driver of options.drivers) results.push(await benchmarkDriver(driver, fixture));
     const first = results[0];
     if (first) console.log(`\nrepository: ${options.files.toLocaleString('en-US')} files, ${first.definitions.toLocaleString('en-US')} definitions, 0 errors, ${first.warnings.toLocaleString('en-US')} warnings`);
-    report(options.files, results);
-    console.log(`results: ${saveResults(options, fixture, results, generateMs, commitMs)}`);
+    report(options.files, results, git);
+    console.log(`results: ${saveResults(options, fixture, results, git, generateMs, commitMs)}`);
   } catch (error) {
     // What the git server saw last (status 0: never answered), to tell a server problem from a client one.
     console.error(`last git requests: ${JSON.stringify(server.requests.slice(-6))}`);

@@ -7,6 +7,8 @@
 // 2. Engine overhead of a 1,000-task DAG (10 layers of 100 tasks, each needing one task of the
 //    layer before): the same engine and workers with a runner that does nothing, so the wall time
 //    is the engine's own (transitions, claims, leases, queue). Target: < 2 s.
+// Raw baseline, measured in the same run (test/bench/baselines.ts): one-row PostgreSQL INSERTs
+// with 10 in flight; printed with the ratios runs/s ÷ inserts/s and DAG tasks/s ÷ inserts/s.
 //   npx tsx test/bench/runs.ts [--runs N] [--only latency|dag] [--profile FILE.cpuprofile]
 // `--profile` writes a V8 CPU profile of the measured part(s) of this process (server included).
 import { randomBytes } from 'node:crypto';
@@ -22,6 +24,7 @@ import { createBullmqDriver, createRunEngine, createTaskWorker, definitionsAtRev
 import type { Runner } from '../../runners/index.js';
 import { openDatabase, runs } from '../../schemas/database/index.js';
 import { createTestDatabase } from '../helpers/postgres.js';
+import { postgresInsertRate } from './baselines.js';
 import { printTable, profiled, resultsHeader, spread, writeResults, type Spread } from './bench-results.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -170,6 +173,7 @@ async function main(): Promise<void> {
   try {
     const a = ONLY === 'dag' ? undefined : await latencyAndThroughput(first.url, join(dir, 'a'), defs, prefix);
     const b = ONLY === 'latency' ? undefined : await dagOverhead(second.url, join(dir, 'b'), defs, prefix);
+    const insertsPerSecond = await postgresInsertRate({ url: second.url, count: 5_000, inFlight: CONCURRENCY });
     const p50 = a ? percentile(a.latencies, 50) : undefined;
     const p99 = a ? percentile(a.latencies, 99) : undefined;
     const rows: string[][] = [];
@@ -181,7 +185,12 @@ async function main(): Promise<void> {
     if (b) rows.push([`1,000-task DAG, engine only (no-op runner), median of ${DAG_RUNS}`, `${b.seconds.median.toFixed(2)} s (${b.seconds.min.toFixed(2)}–${b.seconds.max.toFixed(2)}, ${b.status})`, '< 2 s', b.seconds.median < 2 && b.status === 'succeeded' ? 'PASS' : 'FAIL']);
     printTable(['measure (PostgreSQL, BullMQ)', 'value', 'target', ''], rows);
     if (a) console.log(`\nrun outcomes: ${JSON.stringify(a.statuses)}`);
-    const file = writeResults({ ...resultsHeader('runs', ['bullmq', 'pg']), runs: RUNS, concurrency: CONCURRENCY, ...(a ? { firstTaskStartedMs: { p50, p99, count: a.latencies.length }, runsPerSecond: a.runsPerSecond } : {}), ...(b ? { dag1000: b } : {}) });
+    const ratios = {
+      ...(a ? { runsPerSecondToInserts: (a.runsPerSecond / insertsPerSecond).toPrecision(3) } : {}),
+      ...(b ? { dagTasksPerSecondToInserts: (1000 / b.seconds.median / insertsPerSecond).toPrecision(3) } : {}),
+    };
+    console.log(`raw PostgreSQL one-row INSERT, ${CONCURRENCY} in flight: ${insertsPerSecond.toFixed(0)}/s; ratio ${a ? `runs/s ÷ inserts/s ${ratios.runsPerSecondToInserts}` : ''}${a && b ? ', ' : ''}${b ? `DAG tasks/s ÷ inserts/s ${ratios.dagTasksPerSecondToInserts}` : ''}`);
+    const file = writeResults({ ...resultsHeader('runs', ['bullmq', 'pg']), runs: RUNS, concurrency: CONCURRENCY, ...(a ? { firstTaskStartedMs: { p50, p99, count: a.latencies.length }, runsPerSecond: a.runsPerSecond } : {}), ...(b ? { dag1000: b } : {}), baseline: { postgresInsertsPerSecond: insertsPerSecond, inFlight: CONCURRENCY, ...ratios } });
     console.log(`results: ${file}`);
   } finally {
     const keys = await redis.keys(`${prefix}*`);
