@@ -7,7 +7,7 @@ import { createMetrics, type Metrics } from '../metrics/index.js';
 import { createSecretStore, type Config } from '../config/index.js';
 import { createReconciler, type ProcessReconciler } from '../reconciler/index.js';
 import { openDatabase, type Campaign, type Database } from '../schemas/database/index.js';
-import { agentAuthenticator, agentSockets, createApp, ensureAdminToken, probeRoutes, startHttpServer, type AgentSockets, type ReadinessCheck } from '../webhooks/index.js';
+import { agentAuthenticator, agentSockets, createApp, ensureAdminToken, probeRoutes, setAdminToken, startHttpServer, type AgentSockets, type ReadinessCheck } from '../webhooks/index.js';
 import { Hono } from 'hono';
 import { ROLES, sourcesPushedTo, startEvents, type EventSide, type Role } from './start-events.js';
 import { VERSION } from './version.js';
@@ -44,16 +44,23 @@ export async function startServer(config: Config, options: StartServerOptions = 
   const metrics = createMetrics();
   const database = await openDatabase({ ...(config.databaseUrl ? { url: config.databaseUrl } : {}), dataDir: config.dataDir });
   logger.info({ driver: database.driver, ...(database.driver === 'pglite' ? { dataDir: config.dataDir } : {}) }, 'database ready');
-  let admin: Awaited<ReturnType<typeof ensureAdminToken>>;
+  const secrets = createSecretStore({ ...(options.env ? { env: options.env } : {}), ...(config.secretsDir ? { dir: config.secretsDir } : {}) });
   try {
-    admin = await ensureAdminToken(database.db, config.dataDir);
+    const given = config.server.adminTokenSecret;
+    if (given) {
+      const value = secrets.get(given);
+      if (value === undefined) throw new Error(`server.adminToken names secret ${given}, which is not set (EVENTOPS_SECRET_${given.toUpperCase()}, or a file in secrets.dir)`);
+      await setAdminToken(database.db, value, given);
+      logger.info({ secret: given }, 'admin token set from a secret');
+    } else {
+      const admin = await ensureAdminToken(database.db, config.dataDir);
+      // The path only: the token itself is never logged.
+      if (admin.created) logger.info({ file: admin.file }, `admin token written to ${admin.file}`);
+    }
   } catch (error) {
     await database.close();
     throw error;
   }
-  // The path only: the token itself is never logged.
-  if (admin.created) logger.info({ file: admin.file }, `admin token written to ${admin.file}`);
-  const secrets = createSecretStore({ ...(options.env ? { env: options.env } : {}), ...(config.secretsDir ? { dir: config.secretsDir } : {}) });
   const reconciler = createReconciler({
     database,
     sources: config.sources,

@@ -70,6 +70,8 @@ export const ConfigSchema = Type.Object(
           anonymousRead: Type.Optional(Type.Boolean()),
           /** PUBLIC_URL: where people reach this server (links in check runs and comments), e.g. `https://eventops.example.com`; default none (no links). */
           publicUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+          /** The `admin` API token, from a secret (every process stores its hash; none writes `<dataDir>/admin-token`); default: made on the first start and written there. */
+          adminToken: Type.Optional(SecretRef),
           /** After SIGTERM, how long `/readyz` answers 503 before the server stops taking requests (load balancers notice first); default 2s. */
           shutdownDelay: Type.Optional(Type.String({ pattern: '^(\\d+(ms|s|m|h|d))+$', description: 'a duration such as 30s, 5m or 1h' })),
         },

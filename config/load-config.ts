@@ -30,7 +30,7 @@ export interface SourceConfig {
 export interface Config {
   /** The file read, if any. */
   file?: string;
-  server: { port: number; host: string; anonymousRead: boolean; publicUrl?: string; shutdownDelayMs: number };
+  server: { port: number; host: string; anonymousRead: boolean; publicUrl?: string; shutdownDelayMs: number; adminTokenSecret?: string };
   databaseUrl?: string;
   redisUrl?: string;
   /** Key prefix of the BullMQ queues. */
@@ -230,7 +230,7 @@ function normalise(raw: RawConfig, base: string, file: string | undefined, origi
   const dataDir = raw.dataDir ?? '.eventops';
   return {
     ...(file ? { file } : {}),
-    server: { port: raw.server?.port ?? 8080, host: raw.server?.host ?? '0.0.0.0', anonymousRead: raw.server?.anonymousRead ?? false, shutdownDelayMs: parseDuration(raw.server?.shutdownDelay ?? '2s') as number, ...(raw.server?.publicUrl ? { publicUrl: raw.server.publicUrl.replace(/\/+$/, '') } : {}) },
+    server: { port: raw.server?.port ?? 8080, host: raw.server?.host ?? '0.0.0.0', anonymousRead: raw.server?.anonymousRead ?? false, shutdownDelayMs: parseDuration(raw.server?.shutdownDelay ?? '2s') as number, ...(raw.server?.adminToken ? { adminTokenSecret: raw.server.adminToken.secret } : {}), ...(raw.server?.publicUrl ? { publicUrl: raw.server.publicUrl.replace(/\/+$/, '') } : {}) },
     ...(raw.database?.url ? { databaseUrl: raw.database.url } : {}),
     ...(raw.redis?.url ? { redisUrl: raw.redis.url } : {}),
     dataDir: isAbsolute(dataDir) ? dataDir : resolve(base, dataDir),

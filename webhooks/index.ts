@@ -6,7 +6,7 @@ export { startHttpServer, type HttpServer, type HttpServerOptions } from './serv
 export { probeRoutes, type ProbeDeps, type ReadinessAnswer, type ReadinessCheck } from './probes/index.js';
 export { agentSockets, agentAuthenticator, type AgentSockets } from './agents/index.js';
 export { DEFINITION_KINDS, RUN_STATUSES } from './api/index.js';
-export { ensureAdminToken, createToken, verifyToken, SCOPES, type Scope, type TokenInfo } from './auth/index.js';
+export { ensureAdminToken, setAdminToken, createToken, verifyToken, SCOPES, type Scope, type TokenInfo } from './auth/index.js';
 export type {
   ActiveRevisionDetail,
   ActiveRevisionSummary,

@@ -85,7 +85,8 @@ function banner(config: Config, url: string, roles: readonly Role[], cwd: string
     const server = shown === 'http://127.0.0.1:8080' ? '' : ` --server ${shown}`;
     if (hello) lines.push(`send a first event:  npx eventops event send${server} -f ${relative(cwd, join(hello.path as string, 'events', 'hello.yaml'))}`);
     lines.push(`see its run:         npx eventops runs list${server}   then   npx eventops runs logs${server} <run id> -f`);
-    lines.push(`API token:           ${relative(cwd, join(config.dataDir, 'admin-token'))} (the CLI reads it from there)`);
+    if (config.server.adminTokenSecret) lines.push(`API token:           the secret ${config.server.adminTokenSecret} (server.adminToken); give it to the CLI as EVENTOPS_TOKEN`);
+    else lines.push(`API token:           ${relative(cwd, join(config.dataDir, 'admin-token'))} (the CLI reads it from there)`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -4,5 +4,5 @@ export { SCOPES, hasScope, isScope, type AgentScope, type Scope } from './scopes
 export { generateToken, hashToken, TOKEN_PREFIX } from './token.js';
 export { parseNewToken, NewTokenError, TOKEN_NAME_PATTERN, TOKEN_NAME_MAX, type NewToken } from './new-token.js';
 export { createToken, verifyToken, listTokens, TokenNameTakenError, type TokenInfo, type VerifiedToken } from './token-store.js';
-export { ensureAdminToken, ADMIN_TOKEN_NAME, ADMIN_TOKEN_FILE, type EnsureAdminTokenResult } from './admin-token.js';
+export { ensureAdminToken, setAdminToken, ADMIN_TOKEN_NAME, ADMIN_TOKEN_FILE, type EnsureAdminTokenResult } from './admin-token.js';
 export { requireToken, type RequireTokenOptions } from './require-token.js';

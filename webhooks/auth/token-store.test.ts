@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { apiTokens, openDatabase, type Database } from '../../schemas/database/index.js';
 import { createTestDatabase, type TestDatabase } from '../../test/helpers/postgres.js';
-import { createToken, ensureAdminToken, hashToken, listTokens, TokenNameTakenError, verifyToken } from './index.js';
+import { createToken, ensureAdminToken, setAdminToken, hashToken, listTokens, TokenNameTakenError, verifyToken } from './index.js';
 
 let test: TestDatabase;
 let database: Database;
@@ -99,5 +99,27 @@ describe('ensureAdminToken', () => {
     const token = (await readFile(join(dataDir, 'admin-token'), 'utf8')).trim();
     expect(await verifyToken(database.db, token)).toMatchObject({ name: 'admin' });
     expect(await readdir(dataDir)).toEqual(['admin-token']);
+  });
+});
+
+describe('setAdminToken (server.adminToken)', () => {
+  it('stores the given token as admin, replacing the one made before; a second value rotates it', async () => {
+    await database.db.delete(apiTokens);
+    const made = (await readFile((await ensureAdminToken(database.db, join(dir, 'given'))).file, 'utf8')).trim();
+    const given = 'eo_given-by-the-operator-0123456789';
+    await setAdminToken(database.db, `${given}\n`, 'EVENTOPS_ADMIN');
+    expect(await verifyToken(database.db, given)).toEqual({ name: 'admin', scopes: ['admin'] });
+    expect(await verifyToken(database.db, made)).toBeUndefined();
+    await setAdminToken(database.db, 'another-long-enough-token-value-42', 'EVENTOPS_ADMIN');
+    expect(await verifyToken(database.db, given)).toBeUndefined();
+    expect(await verifyToken(database.db, 'another-long-enough-token-value-42')).toMatchObject({ name: 'admin' });
+    expect(await listTokens(database.db)).toHaveLength(1);
+  });
+
+  it('refuses a short token, naming the secret and not its value', async () => {
+    const error = await setAdminToken(database.db, 'short-pass', 'EVENTOPS_ADMIN').catch((e: unknown) => e as Error);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(/secret EVENTOPS_ADMIN must hold a token of at least 24 characters/);
+    expect((error as Error).message).not.toContain('short-pass');
   });
 });

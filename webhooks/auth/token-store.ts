@@ -47,6 +47,14 @@ export async function insertToken(db: Db, input: NewToken, token: string): Promi
   return inserted.length > 0;
 }
 
+/** Stores the hash of `token` under `input.name`, replacing the token of that name if there is one. */
+export async function upsertToken(db: Db, input: NewToken, token: string): Promise<void> {
+  await db
+    .insert(apiTokens)
+    .values({ name: input.name, hash: hashToken(token), scopes: input.scopes })
+    .onConflictDoUpdate({ target: apiTokens.name, set: { hash: hashToken(token), scopes: input.scopes } });
+}
+
 /** The token's name and scopes, or undefined when no token has this value. Notes when it was used. */
 export async function verifyToken(db: Db, token: string, nowMs = Date.now()): Promise<VerifiedToken | undefined> {
   const [row] = await db
