@@ -2,7 +2,8 @@
 // carry only ids) and repairs what a crash, a lost job or a flushed Redis left behind:
 // - a running attempt whose lease ran out (its worker died): recorded as failed, so the task's
 //   `retries` decide what follows;
-// - a queued task whose job may be gone: enqueued again (job ids are deterministic);
+// - a queued task whose job may be gone: enqueued again (job ids are deterministic), at most once
+//   per grace period;
 // - a pending run nobody started: started (or left waiting for its concurrency group);
 // - a `pipeline` task whose child run ended: completed from the child;
 // - a run past its deadline whose timeout job was lost: stopped as timed out.
@@ -41,11 +42,16 @@ export async function sweepRuns(deps: RunSweepDeps): Promise<RunSweep> {
     if (await engine.completeTask(t.runId, t.name, t.attempt, { status: 'failed', exitCode: null, outputs: {}, error })) result.lost++;
   }
 
-  const queued = await db
-    .select({ runId: taskRuns.runId, name: taskRuns.name, attempt: taskRuns.attempt })
-    .from(taskRuns)
-    .where(and(eq(taskRuns.status, 'queued'), lt(taskRuns.updatedAt, before), sql`(${taskRuns.notBefore} is null or ${taskRuns.notBefore} < now())`))
-    .limit(1000);
+  // Marked as looked at (updated_at = now) in the same statement: a task waiting behind a long
+  // queue is enqueued again once per `olderThanMs` by one sweeper, not on every sweep by every one.
+  const queued = (
+    (await db.execute(sql`update task_runs t set updated_at = now()
+      from (select run_id, name from task_runs
+            where status = 'queued' and updated_at < ${before} and (not_before is null or not_before < now())
+            order by updated_at limit 1000 for update skip locked) q
+      where t.run_id = q.run_id and t.name = q.name and t.status = 'queued'
+      returning t.run_id as "runId", t.name, t.attempt`)) as unknown as { rows: { runId: string; name: string; attempt: number }[] }
+  ).rows;
   if (queued.length > 0) {
     await deps.enqueue(queued.map((t) => ({ queue: 'tasks', job: 'run-task', payload: { runId: t.runId, task: t.name, attempt: t.attempt } })));
     result.requeued = queued.length;
