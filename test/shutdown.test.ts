@@ -2,9 +2,10 @@
 // a worker sent SIGTERM mid-task answers /readyz with 503 first, stops waiting for its task after
 // `runs.shutdownTimeout` and hands it back (another worker runs it as a new attempt that does not
 // count against the task's retries, so the run still succeeds); of two reconciler processes one
-// leads, and the other takes over when the leader is stopped.
+// leads, and the other takes over when the leader is stopped; processes given `server.adminToken`
+// all accept that token and write no token file.
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -173,5 +174,29 @@ describe('roles on one PostgreSQL and Redis, stopped with SIGTERM', () => {
     await first.stop();
     servers.splice(servers.indexOf(first), 1);
     await until('the second leads', () => leading(second), (v) => v === 1, 20_000);
+  }, 60_000);
+
+  it('processes given server.adminToken accept that token, refuse the one made before, and write no token file', async () => {
+    const made = (await readFile(join(dir, 'data', 'admin-token'), 'utf8')).trim();
+    const given = `given-${randomBytes(16).toString('hex')}`;
+    const started = [];
+    for (const [i, roles] of ['api', 'worker'].entries()) {
+      const dataDir = join(dir, `given-${i}`);
+      const server = await startServerProcess({
+        config,
+        dataDir,
+        roles,
+        token: given,
+        env: { DATABASE_URL: database.url, REDIS_URL, EVENTOPS_DATA_DIR: dataDir, EVENTOPS__SERVER__ADMIN_TOKEN: '{ secret: OPS_ADMIN }', EVENTOPS_SECRET_OPS_ADMIN: given },
+      });
+      servers.push(server);
+      started.push(server);
+      expect(await readdir(dataDir).catch(() => [])).not.toContain('admin-token');
+      expect(server.output()).not.toContain(given);
+    }
+    const api = started[0] as ServerProcess;
+    const read = (token: string) => fetch(`${api.url}/api/v1/sources`, { headers: { authorization: `Bearer ${token}` } });
+    expect((await read(given)).status).toBe(200);
+    expect((await read(made)).status).toBe(401);
   }, 60_000);
 });

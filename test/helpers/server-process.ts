@@ -19,7 +19,8 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-export async function startServerProcess(options: { config: string; dataDir: string; env?: Record<string, string>; roles?: string; timeoutMs?: number }): Promise<ServerProcess> {
+/** `token`: the admin token the process was given (`server.adminToken`); otherwise it is read from `<dataDir>/admin-token`. */
+export async function startServerProcess(options: { config: string; dataDir: string; env?: Record<string, string>; roles?: string; timeoutMs?: number; token?: string }): Promise<ServerProcess> {
   const args = [resolve('bin/eventops.js'), 'serve', '--config', options.config, ...(options.roles ? ['--role', options.roles] : [])];
   const child: ChildProcess = spawn(process.execPath, args, { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LOG_LEVEL: 'warn', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -37,7 +38,7 @@ export async function startServerProcess(options: { config: string; dataDir: str
     url = /eventops is serving on (http:\/\/[^\s]+)/.exec(out)?.[1];
     if (!url) await new Promise((r) => setTimeout(r, 50));
   }
-  const token = (await readFile(join(options.dataDir, 'admin-token'), 'utf8')).trim();
+  const token = options.token ?? (await readFile(join(options.dataDir, 'admin-token'), 'utf8')).trim();
   const wait = async (ms: number) => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const timer = setTimeout(() => child.kill('SIGKILL'), ms);
