@@ -1,7 +1,7 @@
 // `eventops serve` processes for the scale benchmark (the built CLI, bin/eventops.js), each the
 // leader of its own process group so that stopping it reaches whatever it started. Their JSON log
 // lines are read as they arrive and only what the checks need is kept: how often each event was
-// logged as matched and each run as finished, and the error lines.
+// logged as matched and each run as finished, what the sweepers repaired, and the error lines.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { hostname } from 'node:os';
@@ -14,6 +14,8 @@ export interface LogCounts {
   eventMatched: Map<string, number>;
   /** runId → 'run finished' lines (written in the transition that ended the run). */
   runFinished: Map<string, number>;
+  /** What the sweepers logged they did, summed: `events` re-enqueued, and the run sweeper's `lost`, `requeued`, `started`, … */
+  swept: Record<string, number>;
   /** Lines at level error or fatal, as written (at most 50 kept). */
   errors: string[];
 }
@@ -51,7 +53,7 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 
 function countLine(counts: LogCounts, line: string): boolean {
   if (!line.startsWith('{')) return false;
-  let entry: { msg?: string; level?: number; eventId?: string; runId?: string };
+  let entry: { msg?: string; level?: number; eventId?: string; runId?: string; count?: number; sweep?: Record<string, number> };
   try {
     entry = JSON.parse(line) as typeof entry;
   } catch {
@@ -59,6 +61,8 @@ function countLine(counts: LogCounts, line: string): boolean {
   }
   if (entry.msg === 'event matched' && entry.eventId) counts.eventMatched.set(entry.eventId, (counts.eventMatched.get(entry.eventId) ?? 0) + 1);
   else if (entry.msg === 'run finished' && entry.runId) counts.runFinished.set(entry.runId, (counts.runFinished.get(entry.runId) ?? 0) + 1);
+  else if (entry.msg === 're-enqueued events that never reached the queue') counts.swept.events = (counts.swept.events ?? 0) + (entry.count ?? 0);
+  else if (entry.msg === 'run sweeper repaired runs') for (const [k, n] of Object.entries(entry.sweep ?? {})) counts.swept[k] = (counts.swept[k] ?? 0) + n;
   if ((entry.level ?? 0) >= 50 && counts.errors.length < 50) counts.errors.push(line);
   return true;
 }
@@ -72,7 +76,7 @@ export async function startServe(options: { name: string; roles: string; config:
   const child = spawn(process.execPath, args, { cwd: ROOT, detached: true, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   const exited = once(child, 'exit').then(() => live.delete(child));
-  const counts: LogCounts = { eventMatched: new Map(), runFinished: new Map(), errors: [] };
+  const counts: LogCounts = { eventMatched: new Map(), runFinished: new Map(), swept: {}, errors: [] };
   let other = '';
   const keep = (line: string) => {
     other = `${other}${line}\n`.slice(-8_000);

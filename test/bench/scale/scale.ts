@@ -8,12 +8,16 @@
 // (`runs.lease`, 3 s here) run out. Events/s = events ÷ (first send → the last of their runs
 // final); phase B's figure includes the kill and the take-over. A warm-up of 20 events is
 // excluded. Then PostgreSQL, the processes' log lines and the executions file are checked
-// (test/bench/scale/checks.ts): PASS/FAIL per check, exit 1 on any FAIL. Prints where the CPU
-// time went (api, workers, PostgreSQL, Redis), the raw baseline (one-row PostgreSQL INSERTs with
+// (test/bench/scale/checks.ts): PASS/FAIL per check, exit 1 on any FAIL. Prints runs final per
+// second before and after the kill (not comparable halves: matching and starting every run happen
+// early), what the sweepers repaired, tasks per worker, where the CPU time went (api, workers,
+// PostgreSQL, Redis, this process, the rest), the raw baseline (one-row PostgreSQL INSERTs with
 // 20 in flight, test/bench/baselines.ts) and the ratio, and writes JSON to test/bench/results/.
-//   npm run bench:scale -- [--events N] [--events-one N] [--workers N] [--timeout-minutes M] [--profile DIR]
+//   npm run bench:scale -- [--events N] [--events-one N] [--workers N] [--timeout-minutes M] [--no-kill] [--profile DIR]
 // (builds dist/ first; or `npm run build && npx tsx test/bench/scale/scale.ts …`)
-// `--profile DIR` runs every process with `--cpu-prof` (profiles written when they exit; the
+// `--no-kill` runs phase B without the kill, for its figure without a take-over.
+// EVENTOPS__* variables (configuration overrides, e.g. EVENTOPS__RUNS__CONCURRENCY=16) are passed
+// to every server process. `--profile DIR` runs every process with `--cpu-prof` (profiles written when they exit; the
 // killed worker writes none).
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -51,6 +55,7 @@ function parseOptions(argv: readonly string[]) {
     workers: whole('--workers', 3, 2, 8),
     timeoutMs: whole('--timeout-minutes', 10, 1, 60) * 60_000,
     profile: value('--profile'),
+    noKill: argv.includes('--no-kill'),
   };
 }
 
@@ -136,7 +141,9 @@ interface PhaseResult {
   eventsPerSecond: number;
   /** Seconds to post every event (202s), within `seconds`. */
   sendSeconds: number;
-  kill?: { worker: string; atFinal: number; atSecond: number; runningTasks: number };
+  kill?: { worker: string; atFinal: number; atSecond: number; runningTasks: number; runsPerSecondBefore: number; runsPerSecondAfter: number };
+  /** What the sweepers of every process logged during the phase (see LogCounts.swept). */
+  swept: Record<string, number>;
   cpu: ReturnType<typeof cpuBetween>;
   facts: PhaseFacts;
 }
@@ -148,8 +155,9 @@ async function phase(
   killHalfway: boolean,
 ): Promise<PhaseResult> {
   const { client, api, token, workers } = ctx;
-  const groups = () => ({ api: [api.pid], workers: workers.map((w) => w.pid), postgres: pidsNamed(['postgres']), redis: pidsNamed(['redis-server']) });
+  const groups = () => ({ api: [api.pid], workers: workers.map((w) => w.pid), postgres: pidsNamed(['postgres']), redis: pidsNamed(['redis-server']), 'this benchmark (sender, log reader)': [process.pid] });
   const pidsNow = groups();
+  const sweptBefore = sweptTotals(ctx.allProcesses());
   const before = cpuSnapshot(Object.values(pidsNow).flat());
   const start = performance.now();
   let kill: PhaseResult['kill'];
@@ -163,21 +171,34 @@ async function phase(
     const busiest = rows.map((r) => workers.find((w) => w.workerId === r.worker)).find((w) => w !== undefined) ?? (workers[1] as ServeProcess);
     preKill = cpuSnapshot(Object.values(pidsNow).flat());
     await busiest.crash();
-    kill = { worker: busiest.name, atFinal: final, atSecond: (performance.now() - start) / 1000, runningTasks: rows.find((r) => r.worker === busiest.workerId)?.n ?? 0 };
+    const atSecond = (performance.now() - start) / 1000;
+    kill = { worker: busiest.name, atFinal: final, atSecond, runningTasks: rows.find((r) => r.worker === busiest.workerId)?.n ?? 0, runsPerSecondBefore: final / atSecond, runsPerSecondAfter: 0 };
     console.log(`  ${name}: killed ${busiest.name} (pid ${busiest.pid}, ${kill.runningTasks} tasks running on it) with SIGKILL at ${final} of ${count} runs final, ${kill.atSecond.toFixed(1)} s in`);
   });
   const seconds = (performance.now() - start) / 1000;
+  if (kill) kill.runsPerSecondAfter = (count - kill.atFinal) / (seconds - kill.atSecond);
+  const sweptAfter = sweptTotals(ctx.allProcesses());
+  const swept = Object.fromEntries(Object.entries(sweptAfter).map(([k, n]) => [k, n - (sweptBefore[k] ?? 0)]));
   const after = cpuSnapshot(Object.values(pidsNow).flat());
   // The killed worker's CPU up to its death.
-  if (preKill) for (const [pid, s] of preKill.processes) if (!after.processes.has(pid)) after.processes.set(pid, s);
-  const cpu = cpuBetween(before, after, pidsNow);
+  if (preKill) {
+    for (const [pid, s] of preKill.processes) if (!after.processes.has(pid)) after.processes.set(pid, s);
+    for (const [pid, s] of preKill.children) if (!after.children.has(pid)) after.children.set(pid, s);
+  }
+  const cpu = cpuBetween(before, after, pidsNow, { 'task shells (workers\' reaped children)': pidsNow.workers });
   const facts = await checkPhase(
     client,
     eventIds,
     ctx.allProcesses().map((p) => p.counts),
     ctx.executions,
   );
-  return { name, workers: workers.length, events: count, seconds, eventsPerSecond: count / seconds, sendSeconds, ...(kill ? { kill } : {}), cpu, facts };
+  return { name, workers: workers.length, events: count, seconds, eventsPerSecond: count / seconds, sendSeconds, ...(kill ? { kill } : {}), swept, cpu, facts };
+}
+
+function sweptTotals(processes: readonly ServeProcess[]): Record<string, number> {
+  const totals: Record<string, number> = {};
+  for (const p of processes) for (const [k, n] of Object.entries(p.counts.swept)) totals[k] = (totals[k] ?? 0) + n;
+  return totals;
 }
 
 async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
@@ -193,7 +214,7 @@ function report(phases: readonly PhaseResult[], processes: readonly ServeProcess
   const nameOf = (workerId: string) => processes.find((p) => p.workerId === workerId)?.name ?? workerId;
   printTable(
     ['phase', 'workers', 'events', 'seconds', 'events/s', 'all sent after', 'kill'],
-    phases.map((p) => [p.name, String(p.workers), String(p.events), p.seconds.toFixed(1), p.eventsPerSecond.toFixed(1), `${p.sendSeconds.toFixed(1)} s`, p.kill ? `${p.kill.worker} at ${p.kill.atFinal} runs final (${p.kill.atSecond.toFixed(1)} s; ${p.kill.runningTasks} tasks running on it)` : '—']),
+    phases.map((p) => [p.name, String(p.workers), String(p.events), p.seconds.toFixed(1), p.eventsPerSecond.toFixed(1), `${p.sendSeconds.toFixed(1)} s`, p.kill ? `${p.kill.worker} at ${p.kill.atFinal} runs final (${p.kill.atSecond.toFixed(1)} s; ${p.kill.runningTasks} tasks running on it); runs final/s ${p.kill.runsPerSecondBefore.toFixed(1)} before, ${p.kill.runsPerSecondAfter.toFixed(1)} after` : '—']),
   );
   let ok = true;
   for (const p of phases) {
@@ -204,6 +225,7 @@ function report(phases: readonly PhaseResult[], processes: readonly ServeProcess
     }
     console.log(`  tasks executed more than once (allowed: at least once): ${p.facts.executedTwice} of ${p.events * 2}; executions ${p.facts.executions} for ${p.events * 2} tasks`);
     console.log(`  tasks recorded on a later attempt: ${p.facts.retriedTasks}; earlier attempts: ${JSON.stringify(p.facts.lostAttempts)}`);
+    console.log(`  sweepers (all processes): ${Object.keys(p.swept).length === 0 ? 'nothing repaired' : Object.entries(p.swept).map(([k, n]) => `${k} ${n}`).join(', ')}`);
     console.log(`  tasks per worker (the attempt recorded): ${Object.entries(p.facts.tasksByWorker).map(([w, n]) => `${nameOf(w)} ${n}`).join(', ')}`);
     const cpu = Object.entries(p.cpu.seconds).map(([g, s]) => `${g} ${s.toFixed(1)} s (${((s / p.cpu.wallSeconds) * 100).toFixed(0)}% of a core)`);
     console.log(`  CPU over ${p.cpu.wallSeconds.toFixed(1)} s: ${cpu.join('; ')}; machine busy ${(p.cpu.machineBusyShare * 100).toFixed(0)}% of 2 cores`);
@@ -226,7 +248,10 @@ async function main(): Promise<void> {
       'server: { port: 0, host: 127.0.0.1 }',
       `sources: [ { name: scale, path: ${JSON.stringify(join(dir, 'defs'))} } ]`,
       `runs: { lease: ${LEASE} }`,
-      'queue: { sweepInterval: 1s, sweepAfter: 5s }',
+      // A lost lease is seen within a second. sweepAfter stays at its default (1m): shorter, every
+      // worker's run sweeper re-enqueues up to 1,000 queued tasks a second while a backlog waits
+      // (5 s gave 530,000 re-enqueues and a third less throughput in phase B).
+      'queue: { sweepInterval: 1s }',
       `redis: { prefix: ${prefix} }`,
       '',
     ].join('\n'),
@@ -238,7 +263,9 @@ async function main(): Promise<void> {
   const start = async (name: string, roles: string) => {
     const dataDir = join(dir, name);
     const nodeArgs = options.profile ? ['--cpu-prof', '--cpu-prof-dir', options.profile, '--cpu-prof-name', `scale-${name}-${Date.now()}.cpuprofile`] : [];
-    const p = await startServe({ name, roles, config, nodeArgs, env: { DATABASE_URL: database.url, REDIS_URL, EVENTOPS_DATA_DIR: dataDir, LOG_LEVEL: 'info' } });
+    // EVENTOPS__* variables of this process (e.g. EVENTOPS__RUNS__CONCURRENCY=16) reach every server process.
+    const overrides = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('EVENTOPS__') && e[1] !== undefined));
+    const p = await startServe({ name, roles, config, nodeArgs, env: { ...overrides, DATABASE_URL: database.url, REDIS_URL, EVENTOPS_DATA_DIR: dataDir, LOG_LEVEL: 'info' } });
     processes.push(p);
     return p;
   };
@@ -262,8 +289,8 @@ async function main(): Promise<void> {
     console.log(`phase A: 1 worker, ${options.eventsOne} events …`);
     phases.push(await phase('phase A (1 worker)', ctx, options.eventsOne, false));
     for (let i = 2; i <= options.workers; i++) workers.push(await start(`worker-${i}`, 'worker'));
-    console.log(`phase B: ${options.workers} workers (${workers.map((w) => `${w.name} pid ${w.pid}`).join(', ')}), ${options.events} events, one killed halfway …`);
-    phases.push(await phase(`phase B (${options.workers} workers, one killed)`, ctx, options.events, true));
+    console.log(`phase B: ${options.workers} workers (${workers.map((w) => `${w.name} pid ${w.pid}`).join(', ')}), ${options.events} events${options.noKill ? '' : ', one killed halfway'} …`);
+    phases.push(await phase(`phase B (${options.workers} workers${options.noKill ? '' : ', one killed'})`, ctx, options.events, !options.noKill));
     const ok = report(phases, processes);
     // The raw baseline: one-row INSERTs with as many in flight as the events were sent, on the same database, the processes idle.
     const insertsPerSecond = await postgresInsertRate({ url: database.url, count: 5_000, inFlight: IN_FLIGHT });
@@ -272,7 +299,7 @@ async function main(): Promise<void> {
     if (errors.length > 0) console.log(`\nerror lines logged (${errors.length}, first 5):\n${errors.slice(0, 5).join('\n')}`);
     const file = writeResults({
       ...resultsHeader('scale', ['bullmq', 'pg']),
-      method: { inFlight: IN_FLIGHT, warmupEvents: WARMUP_EVENTS, lease: LEASE, runsConcurrencyPerWorker: 8, actuatorConcurrency: 64, pipeline: 'two local tasks, second needs first, each appends a line to a file', eventsPerSecond: 'events ÷ (first send → the last of their runs final)' },
+      method: { inFlight: IN_FLIGHT, warmupEvents: WARMUP_EVENTS, lease: LEASE, sweepInterval: '1s', runsConcurrencyPerWorker: 'default (8) unless overridden', overrides: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('EVENTOPS__'))), actuatorConcurrency: 64, pipeline: 'two local tasks, second needs first, each appends a line to a file', eventsPerSecond: 'events ÷ (first send → the last of their runs final)' },
       phases,
       baseline: { postgresInsertsPerSecond: insertsPerSecond, inFlight: IN_FLIGHT, ratios: Object.fromEntries(phases.map((p) => [p.name, (p.eventsPerSecond / insertsPerSecond).toPrecision(3)])) },
       errorLines: errors.length,
