@@ -186,6 +186,8 @@ async function phase(
     for (const [pid, s] of preKill.children) if (!after.children.has(pid)) after.children.set(pid, s);
   }
   const cpu = cpuBetween(before, after, pidsNow, { 'task shells (workers\' reaped children)': pidsNow.workers });
+  // The last runs' log lines are written before their commit, but may still be in the pipes.
+  await new Promise((r) => setTimeout(r, 500));
   const facts = await checkPhase(
     client,
     eventIds,
