@@ -36,10 +36,17 @@ export interface ServeProcess {
 }
 
 const live = new Set<ChildProcess>();
-// Last resort when the benchmark itself dies: no group outlives it.
+// Last resort when the benchmark itself dies or is interrupted: no group outlives it (the
+// database and Redis keys of an interrupted run are left behind).
 process.on('exit', () => {
   for (const child of live) killGroup(child, 'SIGKILL');
 });
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    for (const child of live) killGroup(child, 'SIGKILL');
+    process.exit(130);
+  });
+}
 
 /** Signals every process of the group `child` leads (the group may outlive its leader). */
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
