@@ -44,6 +44,11 @@ export async function startServer(config: Config, options: StartServerOptions = 
   const metrics = createMetrics();
   const database = await openDatabase({ ...(config.databaseUrl ? { url: config.databaseUrl } : {}), dataDir: config.dataDir });
   logger.info({ driver: database.driver, ...(database.driver === 'pglite' ? { dataDir: config.dataDir } : {}) }, 'database ready');
+  // The embedded database belongs to one process, so the roles this one leaves out run nowhere.
+  const missing = ROLES.filter((r) => !roles.has(r));
+  if (database.driver === 'pglite' && missing.length > 0) {
+    logger.warn({ missing }, `the embedded database cannot be shared with another process, so the ${missing.join(' and ')} role${missing.length > 1 ? 's run' : ' runs'} nowhere: set DATABASE_URL (and REDIS_URL) to split roles across processes, or leave out --role`);
+  }
   const secrets = createSecretStore({ ...(options.env ? { env: options.env } : {}), ...(config.secretsDir ? { dir: config.secretsDir } : {}) });
   try {
     const given = config.server.adminTokenSecret;
