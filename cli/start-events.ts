@@ -177,7 +177,9 @@ export async function startEvents(config: Config, deps: { database: Database; re
     startRunSweeper({
       db,
       engine,
-      enqueue,
+      enqueue: (jobs) => driver.enqueueMany(jobs),
+      // Without GitHub configured, report jobs would do nothing.
+      reports: github !== undefined,
       olderThanMs: config.queue.sweepAfterMs,
       intervalMs: config.queue.sweepIntervalMs,
       onError: (e) => onError(e, 'run sweeper'),

@@ -82,3 +82,85 @@ describe('the run sweeper and queued tasks', () => {
     expect((await a.sweep()).requeued).toBe(TASKS);
   });
 });
+
+// Follow-up jobs lost on the way to the queue (Redis flushed, the process died after the commit):
+// runs GitHub shows an older state of, and runs with CloudEvents a sink was not sent.
+describe('the run sweeper and lost follow-up jobs', () => {
+  const ago = (what: string) => `now() - interval '${what}'`;
+  beforeAll(async () => {
+    const client = new pg.Client({ connectionString: testDb.url });
+    await client.connect();
+    try {
+      await client.query(`set session_replication_role = replica`);
+      const run = (id: string, version: string, updated: string, created = '10 minutes') =>
+        client.query(`insert into runs (id, source, trigger, pipeline, pipeline_index, revision_id, event_id, status, version, created_at, updated_at) values ($1, 's', 't', 'p', 0, 1, 'e-' || $1, 'succeeded', $2, ${ago(created)}, ${ago(updated)})`, [id, version]);
+      const report = (id: string, reported: string | null, lock?: string) =>
+        client.query(`insert into github_reports (run_id, owner, repo, reported_version, lock_until) values ($1, 'acme', 'ops', $2, ${lock ?? 'null'})`, [id, reported]);
+      // Reports: behind; up to date; behind but being written now; behind but changed just now; behind but two days old.
+      await run('rep-behind', 'v2', '2 minutes');
+      await report('rep-behind', 'v1');
+      await run('rep-current', 'v2', '2 minutes');
+      await report('rep-current', 'v2');
+      await run('rep-locked', 'v2', '2 minutes');
+      await report('rep-locked', 'v1', `now() + interval '20 seconds'`);
+      await run('rep-fresh', 'v2', '1 second');
+      await report('rep-fresh', 'v1');
+      await run('rep-old', 'v2', '2 days', '2 days');
+      await report('rep-old', null);
+      // CloudEvents: none sent yet; one sink behind; all sent; a sink behind but held; the last event just now.
+      const events = async (id: string, last: string) => {
+        await run(id, 'v', '2 minutes');
+        for (const seq of [1, 2, 3]) {
+          await client.query(`insert into run_events (run_id, seq, event, "on", subject, created_at) values ($1, $2, '{}'::jsonb, 'started', 'x', ${seq === 3 ? ago(last) : ago('5 minutes')})`, [id, seq]);
+        }
+      };
+      const cursor = (id: string, sink: string, sent: number, lease?: string) =>
+        client.query(`insert into run_event_cursors (run_id, sink, sent, lease_until) values ($1, $2, $3, ${lease ?? 'null'})`, [id, sink, sent]);
+      await events('pub-none', '2 minutes');
+      await events('pub-behind', '2 minutes');
+      await cursor('pub-behind', 'nats', 3);
+      await cursor('pub-behind', 'pipeline/0', 1);
+      await events('pub-done', '2 minutes');
+      await cursor('pub-done', 'nats', 3);
+      await events('pub-held', '2 minutes');
+      await cursor('pub-held', 'nats', 2, `now() + interval '20 seconds'`);
+      await events('pub-fresh', '1 second');
+    } finally {
+      await client.end();
+    }
+  });
+
+  const followUps = (jobs: readonly Job[]) =>
+    jobs
+      .filter((j) => j.job === 'report-run' || j.job === 'publish-run-events')
+      .map((j) => `${j.job} ${JSON.stringify(j.payload)}`)
+      .sort();
+
+  it('enqueues report-run at the latest version and publish-run-events up to the last event, for exactly the runs left behind', async () => {
+    const enqueued: Job[] = [];
+    const sweep = await sweepRuns({ db: (databases[0] as Database).db, engine, olderThanMs: 60_000, reports: true, enqueue: async (jobs) => void enqueued.push(...jobs) });
+    expect(followUps(enqueued)).toEqual([
+      'publish-run-events {"runId":"pub-behind","seq":3}',
+      'publish-run-events {"runId":"pub-none","seq":3}',
+      'report-run {"runId":"rep-behind","version":"v2"}',
+    ]);
+    expect(enqueued.filter((j) => j.queue !== 'tasks').every((j) => j.queue === 'reports')).toBe(true);
+    expect([sweep.reported, sweep.published]).toEqual([1, 2]);
+  });
+
+  it('adds no report job without GitHub configured, and counts only the jobs the queue did not already hold', async () => {
+    const enqueued: Job[] = [];
+    const sweep = await sweepRuns({
+      db: (databases[1] as Database).db,
+      engine,
+      olderThanMs: 60_000,
+      // As a driver answers: the publish of pub-none is still queued (same job id), so not added.
+      enqueue: async (jobs) => {
+        enqueued.push(...jobs);
+        return jobs.map((j) => ({ added: !(j.job === 'publish-run-events' && (j.payload as { runId: string }).runId === 'pub-none') }));
+      },
+    });
+    expect(followUps(enqueued)).toEqual(['publish-run-events {"runId":"pub-behind","seq":3}', 'publish-run-events {"runId":"pub-none","seq":3}']);
+    expect([sweep.reported, sweep.published]).toEqual([0, 1]);
+  });
+});

@@ -6,7 +6,11 @@
 //   per grace period;
 // - a pending run nobody started: started (or left waiting for its concurrency group);
 // - a `pipeline` task whose child run ended: completed from the child;
-// - a run past its deadline whose timeout job was lost: stopped as timed out.
+// - a run past its deadline whose timeout job was lost: stopped as timed out;
+// - a run changed a day ago or less whose follow-up jobs were lost: what GitHub shows of it
+//   (`report-run`) behind its latest version, or CloudEvents of it (`run_events`) a sink has not
+//   been sent. Their job ids are deterministic and both drivers keep finished ids for a day, so
+//   a job that exists, ran, or gave up (its retries spent) is not added again.
 import { and, eq, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm';
 import { runs, taskRuns, type Db } from '../../schemas/database/index.js';
 import type { Job, RunEngine } from './run-engine.js';
@@ -14,9 +18,12 @@ import type { Job, RunEngine } from './run-engine.js';
 export interface RunSweepDeps {
   db: Db;
   engine: RunEngine;
-  enqueue(jobs: readonly Job[]): Promise<void>;
+  /** Adds jobs; when it says which were added (a driver's `enqueueMany`), only those are counted. */
+  enqueue(jobs: readonly Job[]): Promise<void | readonly { added: boolean }[]>;
   /** Grace before a queued task or a pending run counts as forgotten. */
   olderThanMs: number;
+  /** GitHub is configured: runs whose report is behind get a `report-run` job. */
+  reports?: boolean;
 }
 
 export interface RunSweep {
@@ -25,12 +32,16 @@ export interface RunSweep {
   started: number;
   children: number;
   timedOut: number;
+  /** `report-run` jobs added for runs GitHub shows an older state of. */
+  reported: number;
+  /** `publish-run-events` jobs added for runs with CloudEvents not yet sent to every sink. */
+  published: number;
 }
 
 export async function sweepRuns(deps: RunSweepDeps): Promise<RunSweep> {
   const { db, engine } = deps;
   const before = sql`now() - ${deps.olderThanMs}::double precision * interval '1 millisecond'`;
-  const result: RunSweep = { lost: 0, requeued: 0, started: 0, children: 0, timedOut: 0 };
+  const result: RunSweep = { lost: 0, requeued: 0, started: 0, children: 0, timedOut: 0, reported: 0, published: 0 };
 
   const lost = await db
     .select({ runId: taskRuns.runId, name: taskRuns.name, attempt: taskRuns.attempt, worker: taskRuns.worker })
@@ -83,7 +94,49 @@ export async function sweepRuns(deps: RunSweepDeps): Promise<RunSweep> {
     await engine.stopRun(r.id, 'timed_out', 'the run timed out');
     result.timedOut++;
   }
+
+  const followUps = await lostFollowUps(db, before, deps.reports === true);
+  if (followUps.jobs.length > 0) {
+    const added = await addedCount(deps, followUps.jobs);
+    result.reported = added.filter((j) => j.job === 'report-run').length;
+    result.published = added.filter((j) => j.job === 'publish-run-events').length;
+  }
   return result;
+}
+
+async function addedCount(deps: RunSweepDeps, jobs: readonly Job[]): Promise<Job[]> {
+  const results = await deps.enqueue(jobs);
+  return results ? jobs.filter((_, i) => results[i]?.added === true) : [...jobs];
+}
+
+/** The follow-up jobs of runs (created within a day, unchanged for the grace) that nothing may be left to send. */
+async function lostFollowUps(db: Db, before: ReturnType<typeof sql>, reports: boolean): Promise<{ jobs: Job[] }> {
+  const rowsOf = <T>(result: unknown) => (result as { rows: T[] }).rows;
+  const jobs: Job[] = [];
+  if (reports) {
+    // Only runs reported at least once have a row; a run whose every report job was lost is
+    // reported at its next transition, or not at all (see docs/operations.md).
+    const behind = rowsOf<{ runId: string; version: string }>(
+      await db.execute(sql`select g.run_id as "runId", r.version from github_reports g join runs r on r.id = g.run_id
+        where r.created_at > now() - interval '1 day' and r.updated_at < ${before}
+          and g.reported_version is distinct from r.version
+          and (g.lock_until is null or g.lock_until < now())
+        order by r.updated_at limit 500`),
+    );
+    for (const b of behind) jobs.push({ queue: 'reports', job: 'report-run', payload: { runId: b.runId, version: b.version } });
+  }
+  // A run's events are pending when no sink has a cursor yet, or a free sink's cursor is behind the last event.
+  const unsent = rowsOf<{ runId: string; seq: number }>(
+    await db.execute(sql`select e.run_id as "runId", max(e.seq)::int as seq from run_events e join runs r on r.id = e.run_id
+      where r.created_at > now() - interval '1 day'
+      group by e.run_id
+      having max(e.created_at) < ${before}
+        and (not exists (select 1 from run_event_cursors c where c.run_id = e.run_id)
+          or exists (select 1 from run_event_cursors c where c.run_id = e.run_id and c.sent < max(e.seq) and (c.lease_until is null or c.lease_until < now())))
+      limit 500`),
+  );
+  for (const u of unsent) jobs.push({ queue: 'reports', job: 'publish-run-events', payload: { runId: u.runId, seq: u.seq } });
+  return { jobs };
 }
 
 /** Sweeps at once, then every `intervalMs`, until stopped. */
