@@ -80,6 +80,22 @@ describe('the run sweeper and queued tasks', () => {
       await client.end();
     }
     expect((await a.sweep()).requeued).toBe(TASKS);
+
+    // A task whose job still waits in the queue is not added again: only the jobs the driver added count.
+    const again = new pg.Client({ connectionString: testDb.url });
+    await again.connect();
+    try {
+      await again.query(`update task_runs set updated_at = now() - interval '2 minutes' where run_id like 'run-%' and status = 'queued' and not_before is null`);
+    } finally {
+      await again.end();
+    }
+    const halfAdded = await sweepRuns({
+      db: (databases[0] as Database).db,
+      engine,
+      olderThanMs: 60_000,
+      enqueue: async (jobs) => jobs.map((_, i) => ({ added: i % 2 === 0 })),
+    });
+    expect(halfAdded.requeued).toBe(Math.ceil(TASKS / 2));
   });
 });
 

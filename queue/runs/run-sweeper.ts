@@ -64,8 +64,9 @@ export async function sweepRuns(deps: RunSweepDeps): Promise<RunSweep> {
       returning t.run_id as "runId", t.name, t.attempt`)) as unknown as { rows: { runId: string; name: string; attempt: number }[] }
   ).rows;
   if (queued.length > 0) {
-    await deps.enqueue(queued.map((t) => ({ queue: 'tasks', job: 'run-task', payload: { runId: t.runId, task: t.name, attempt: t.attempt } })));
-    result.requeued = queued.length;
+    // A task whose job still waits in the queue is not added again (its job id is deterministic).
+    const jobs: Job[] = queued.map((t) => ({ queue: 'tasks', job: 'run-task', payload: { runId: t.runId, task: t.name, attempt: t.attempt } }));
+    result.requeued = (await addedCount(deps, jobs)).length;
   }
 
   const pending = await db.select({ id: runs.id }).from(runs).where(and(eq(runs.status, 'pending'), lt(runs.createdAt, before))).limit(500);
