@@ -178,8 +178,8 @@ export async function startEvents(config: Config, deps: { database: Database; re
       db,
       engine,
       enqueue: (jobs) => driver.enqueueMany(jobs),
-      // Without GitHub configured, report jobs would do nothing.
-      reports: github !== undefined,
+      // Without GitHub configured there is nothing to report.
+      ...(github ? { reportJobs: github.reportJobs } : {}),
       olderThanMs: config.queue.sweepAfterMs,
       intervalMs: config.queue.sweepIntervalMs,
       onError: (e) => onError(e, 'run sweeper'),

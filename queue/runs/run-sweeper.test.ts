@@ -55,6 +55,17 @@ function sweeper(database: Database) {
   return { enqueued, sweep };
 }
 
+/** Makes the queued tasks (not those in backoff) look untouched for longer than the grace. */
+async function pastTheGrace(): Promise<void> {
+  const client = new pg.Client({ connectionString: testDb.url });
+  await client.connect();
+  try {
+    await client.query(`update task_runs set updated_at = now() - interval '2 minutes' where run_id like 'run-%' and status = 'queued' and not_before is null`);
+  } finally {
+    await client.end();
+  }
+}
+
 describe('the run sweeper and queued tasks', () => {
   it('enqueues each forgotten task once across two sweepers sweeping at once, then not again within the grace', async () => {
     const [a, b] = [sweeper(databases[0] as Database), sweeper(databases[1] as Database)];
@@ -72,23 +83,11 @@ describe('the run sweeper and queued tasks', () => {
     expect(a.enqueued.length + b.enqueued.length).toBe(TASKS);
 
     // Once the grace has passed again (the tasks are still queued), they are enqueued again.
-    const client = new pg.Client({ connectionString: testDb.url });
-    await client.connect();
-    try {
-      await client.query(`update task_runs set updated_at = now() - interval '2 minutes' where run_id like 'run-%' and status = 'queued' and not_before is null`);
-    } finally {
-      await client.end();
-    }
+    await pastTheGrace();
     expect((await a.sweep()).requeued).toBe(TASKS);
 
     // A task whose job still waits in the queue is not added again: only the jobs the driver added count.
-    const again = new pg.Client({ connectionString: testDb.url });
-    await again.connect();
-    try {
-      await again.query(`update task_runs set updated_at = now() - interval '2 minutes' where run_id like 'run-%' and status = 'queued' and not_before is null`);
-    } finally {
-      await again.end();
-    }
+    await pastTheGrace();
     const halfAdded = await sweepRuns({
       db: (databases[0] as Database).db,
       engine,
@@ -154,7 +153,7 @@ describe('the run sweeper and lost follow-up jobs', () => {
 
   it('enqueues report-run at the latest version and publish-run-events up to the last event, for exactly the runs left behind', async () => {
     const enqueued: Job[] = [];
-    const sweep = await sweepRuns({ db: (databases[0] as Database).db, engine, olderThanMs: 60_000, reports: true, enqueue: async (jobs) => void enqueued.push(...jobs) });
+    const sweep = await sweepRuns({ db: (databases[0] as Database).db, engine, olderThanMs: 60_000, reportJobs: (run) => [{ queue: 'reports', job: 'report-run', payload: { runId: run.id, version: run.version } }], enqueue: async (jobs) => void enqueued.push(...jobs) });
     expect(followUps(enqueued)).toEqual([
       'publish-run-events {"runId":"pub-behind","seq":3}',
       'publish-run-events {"runId":"pub-none","seq":3}',

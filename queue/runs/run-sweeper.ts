@@ -11,7 +11,7 @@
 //   (`report-run`) behind its latest version, or CloudEvents of it (`run_events`) a sink has not
 //   been sent. Their job ids are deterministic and both drivers keep finished ids for a day, so
 //   a job that exists, ran, or gave up (its retries spent) is not added again.
-import { and, eq, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNotNull, isNull, lt, sql, type SQL } from 'drizzle-orm';
 import { runs, taskRuns, type Db } from '../../schemas/database/index.js';
 import type { Job, RunEngine } from './run-engine.js';
 
@@ -22,8 +22,8 @@ export interface RunSweepDeps {
   enqueue(jobs: readonly Job[]): Promise<void | readonly { added: boolean }[]>;
   /** Grace before a queued task or a pending run counts as forgotten. */
   olderThanMs: number;
-  /** GitHub is configured: runs whose report is behind get a `report-run` job. */
-  reports?: boolean;
+  /** The report jobs of a run at `version` (GitHub's `reportJobs`); without it (GitHub not configured) reports are not swept. */
+  reportJobs?(run: { id: string; version: string }): Job[];
 }
 
 export interface RunSweep {
@@ -66,7 +66,7 @@ export async function sweepRuns(deps: RunSweepDeps): Promise<RunSweep> {
   if (queued.length > 0) {
     // A task whose job still waits in the queue is not added again (its job id is deterministic).
     const jobs: Job[] = queued.map((t) => ({ queue: 'tasks', job: 'run-task', payload: { runId: t.runId, task: t.name, attempt: t.attempt } }));
-    result.requeued = (await addedCount(deps, jobs)).length;
+    result.requeued = (await addedJobs(deps, jobs)).length;
   }
 
   const pending = await db.select({ id: runs.id }).from(runs).where(and(eq(runs.status, 'pending'), lt(runs.createdAt, before))).limit(500);
@@ -96,25 +96,26 @@ export async function sweepRuns(deps: RunSweepDeps): Promise<RunSweep> {
     result.timedOut++;
   }
 
-  const followUps = await lostFollowUps(db, before, deps.reports === true);
-  if (followUps.jobs.length > 0) {
-    const added = await addedCount(deps, followUps.jobs);
+  const followUps = await lostFollowUps(db, before, deps.reportJobs);
+  if (followUps.length > 0) {
+    const added = await addedJobs(deps, followUps);
     result.reported = added.filter((j) => j.job === 'report-run').length;
     result.published = added.filter((j) => j.job === 'publish-run-events').length;
   }
   return result;
 }
 
-async function addedCount(deps: RunSweepDeps, jobs: readonly Job[]): Promise<Job[]> {
+/** The jobs the queue really added (all of them when `enqueue` does not say). */
+async function addedJobs(deps: RunSweepDeps, jobs: readonly Job[]): Promise<Job[]> {
   const results = await deps.enqueue(jobs);
   return results ? jobs.filter((_, i) => results[i]?.added === true) : [...jobs];
 }
 
 /** The follow-up jobs of runs (created within a day, unchanged for the grace) that nothing may be left to send. */
-async function lostFollowUps(db: Db, before: ReturnType<typeof sql>, reports: boolean): Promise<{ jobs: Job[] }> {
+async function lostFollowUps(db: Db, before: SQL, reportJobs: RunSweepDeps['reportJobs']): Promise<Job[]> {
   const rowsOf = <T>(result: unknown) => (result as { rows: T[] }).rows;
   const jobs: Job[] = [];
-  if (reports) {
+  if (reportJobs) {
     // Only runs reported at least once have a row; a run whose every report job was lost is
     // reported at its next transition, or not at all (see docs/operations.md).
     const behind = rowsOf<{ runId: string; version: string }>(
@@ -124,7 +125,7 @@ async function lostFollowUps(db: Db, before: ReturnType<typeof sql>, reports: bo
           and (g.lock_until is null or g.lock_until < now())
         order by r.updated_at limit 500`),
     );
-    for (const b of behind) jobs.push({ queue: 'reports', job: 'report-run', payload: { runId: b.runId, version: b.version } });
+    for (const b of behind) jobs.push(...reportJobs({ id: b.runId, version: b.version }));
   }
   // A run's events are pending when no sink has a cursor yet, or a free sink's cursor is behind the last event.
   const unsent = rowsOf<{ runId: string; seq: number }>(
@@ -137,7 +138,7 @@ async function lostFollowUps(db: Db, before: ReturnType<typeof sql>, reports: bo
       limit 500`),
   );
   for (const u of unsent) jobs.push({ queue: 'reports', job: 'publish-run-events', payload: { runId: u.runId, seq: u.seq } });
-  return { jobs };
+  return jobs;
 }
 
 /** Sweeps at once, then every `intervalMs`, until stopped. */
