@@ -7,6 +7,9 @@ const SecretRef = Type.Object(
   { additionalProperties: false },
 );
 
+const Duration = Type.String({ pattern: '^(\\d+(ms|s|m|h|d))+$', description: 'a duration such as 30s, 5m or 1h' });
+const ByteSize = Type.Union([Type.Integer({ minimum: 0 }), Type.String({ pattern: '^\\s*\\d+(\\.\\d+)?\\s*([kKmMgG][iI]?[bB]|[bB])?\\s*$', description: 'a size such as 10MiB, 512MB or 65536 (bytes)' })]);
+
 const ReceiverSchema = Type.Object(
   {
     name: Type.String({ pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63, description: 'lowercase letters, digits and `-`' }),
@@ -113,6 +116,95 @@ export const ConfigSchema = Type.Object(
           lease: Type.Optional(Type.String({ pattern: '^(\\d+(ms|s|m|h|d))+$', description: 'a duration such as 30s, 5m or 1h' })),
           /** How long a stopping worker waits for the tasks it runs; then it stops them and hands them back (queued again, not counted against retries); default 30s. */
           shutdownTimeout: Type.Optional(Type.String({ pattern: '^(\\d+(ms|s|m|h|d))+$', description: 'a duration such as 30s, 5m or 1h' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    /** Bounds that keep hostile input and faults from stalling, crashing or filling eventops (docs/operations.md, "Limits"). */
+    limits: Type.Optional(
+      Type.Object(
+        {
+          git: Type.Optional(
+            Type.Object(
+              {
+                /** A whole git fetch (every round trip and resolving the pack); default 5m. */
+                fetchTimeout: Type.Optional(Duration),
+                /** Heap one git fetch may use; default 512MiB. */
+                fetchMemory: Type.Optional(ByteSize),
+              },
+              { additionalProperties: false },
+            ),
+          ),
+          jobs: Type.Optional(
+            Type.Object(
+              {
+                /** A job running when the process died this many times is parked with its error; default 2. */
+                maxCrashes: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+              },
+              { additionalProperties: false },
+            ),
+          ),
+          yaml: Type.Optional(
+            Type.Object(
+              {
+                /** Aliases (`*name`) one YAML document may use; default 100. */
+                maxAliases: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000 })),
+              },
+              { additionalProperties: false },
+            ),
+          ),
+          http: Type.Optional(
+            Type.Object(
+              {
+                /** One request body; default 25MiB (GitHub's own limit). */
+                maxBodySize: Type.Optional(ByteSize),
+                /** Request bodies being read at once over all connections; beyond it 503; default 100MiB. */
+                bodiesInFlight: Type.Optional(ByteSize),
+                /** Open connections; default 1000. */
+                maxConnections: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+                /** Time a request body may take to arrive; beyond it 408; default 30s. */
+                bodyTimeout: Type.Optional(Duration),
+                /** Nesting of a JSON or YAML body; default 100. */
+                maxDepth: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+              },
+              { additionalProperties: false },
+            ),
+          ),
+          matching: Type.Optional(
+            Type.Object(
+              {
+                /** Cost budget of one filter expression (CEL); over it the filter is `filtered`; default 100000. */
+                expressionCost: Type.Optional(Type.Integer({ minimum: 1 })),
+                /** Matching time of one event over all triggers; default 2s. */
+                eventTime: Type.Optional(Duration),
+              },
+              { additionalProperties: false },
+            ),
+          ),
+          logs: Type.Optional(
+            Type.Object(
+              {
+                /** Log stored per task (first and last part kept beyond it); default 10MiB. */
+                taskLogSize: Type.Optional(ByteSize),
+                /** Largest page of `GET /api/v1/runs/:id/logs`; default 1MiB. */
+                pageSize: Type.Optional(ByteSize),
+                /** Live log followers in total; default 200. */
+                maxFollowers: Type.Optional(Type.Integer({ minimum: 1 })),
+                /** Live log followers per token; default 20. */
+                maxFollowersPerToken: Type.Optional(Type.Integer({ minimum: 1 })),
+              },
+              { additionalProperties: false },
+            ),
+          ),
+          docker: Type.Optional(
+            Type.Object(
+              {
+                /** Deadline of one Docker API call; default 30s. */
+                apiTimeout: Type.Optional(Duration),
+              },
+              { additionalProperties: false },
+            ),
+          ),
         },
         { additionalProperties: false },
       ),

@@ -8,6 +8,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isScalar, LineCounter, parseDocument, parse as parseYaml, type Document } from 'yaml';
 import { parseDuration } from '../schemas/index.js';
 import { ConfigSchema, type RawConfig, type RawSourceConfig } from './config-schema.js';
+import { DEFAULT_LIMITS, parseByteSize, type Limits } from './limits.js';
 
 export interface SourceConfig {
   name: string;
@@ -51,6 +52,8 @@ export interface Config {
   queue: { sweepIntervalMs: number; sweepAfterMs: number };
   /** The run engine's workers: tasks at once per process, and the lease of a running task. */
   runs: { concurrency: number; leaseMs: number; shutdownTimeoutMs: number };
+  /** Bounds on input and resources (config/limits.ts). */
+  limits: Limits;
 }
 
 export interface ReceiverConfig {
@@ -244,6 +247,33 @@ function normalise(raw: RawConfig, base: string, file: string | undefined, origi
     runs: { concurrency: raw.runs?.concurrency ?? 8, leaseMs: parseDuration(raw.runs?.lease ?? '30s') as number, shutdownTimeoutMs: parseDuration(raw.runs?.shutdownTimeout ?? '30s') as number },
     queue: { sweepIntervalMs: parseDuration(raw.queue?.sweepInterval ?? '30s') as number, sweepAfterMs: parseDuration(raw.queue?.sweepAfter ?? '1m') as number },
     ...natsConfig(raw.nats, origins),
+    limits: limits(raw.limits),
+  };
+}
+
+function limits(raw: RawConfig['limits']): Limits {
+  const d = DEFAULT_LIMITS;
+  const ms = (text: string | undefined, fallback: number) => (text === undefined ? fallback : (parseDuration(text) as number));
+  const bytes = (size: string | number | undefined, fallback: number) => (size === undefined ? fallback : (parseByteSize(size) as number));
+  return {
+    git: { fetchTimeoutMs: ms(raw?.git?.fetchTimeout, d.git.fetchTimeoutMs), fetchMemoryBytes: bytes(raw?.git?.fetchMemory, d.git.fetchMemoryBytes) },
+    jobs: { maxCrashes: raw?.jobs?.maxCrashes ?? d.jobs.maxCrashes },
+    yaml: { maxAliases: raw?.yaml?.maxAliases ?? d.yaml.maxAliases },
+    http: {
+      maxBodyBytes: bytes(raw?.http?.maxBodySize, d.http.maxBodyBytes),
+      bodyBytesInFlight: bytes(raw?.http?.bodiesInFlight, d.http.bodyBytesInFlight),
+      maxConnections: raw?.http?.maxConnections ?? d.http.maxConnections,
+      bodyTimeoutMs: ms(raw?.http?.bodyTimeout, d.http.bodyTimeoutMs),
+      maxDepth: raw?.http?.maxDepth ?? d.http.maxDepth,
+    },
+    matching: { expressionCost: raw?.matching?.expressionCost ?? d.matching.expressionCost, eventTimeMs: ms(raw?.matching?.eventTime, d.matching.eventTimeMs) },
+    logs: {
+      taskLogBytes: bytes(raw?.logs?.taskLogSize, d.logs.taskLogBytes),
+      pageBytes: bytes(raw?.logs?.pageSize, d.logs.pageBytes),
+      maxFollowers: raw?.logs?.maxFollowers ?? d.logs.maxFollowers,
+      maxFollowersPerToken: raw?.logs?.maxFollowersPerToken ?? d.logs.maxFollowersPerToken,
+    },
+    docker: { apiTimeoutMs: ms(raw?.docker?.apiTimeout, d.docker.apiTimeoutMs) },
   };
 }
 
