@@ -46,10 +46,12 @@ export async function startEvents(config: Config, deps: { database: Database; re
     db,
     enqueue: async (eventIds) => void (await driver.enqueueMany(eventIds.map((eventId) => ({ queue: 'events', job: 'match-event', payload: { eventId } })))),
     reportError: (error, context) => logger.warn({ err: error, context }, 'event accepted but not enqueued; the sweeper will enqueue it'),
+    maxDepth: config.limits.http.maxDepth,
   });
   const intake: Intake = !metrics
     ? stored
     : {
+        maxDepth: stored.maxDepth,
         accept: async (event) => {
           const accepted = await stored.accept(event);
           metrics.event(event.source, accepted.duplicate ? 'duplicate' : 'received');

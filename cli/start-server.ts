@@ -2,7 +2,7 @@
 // (PostgreSQL or the embedded PGlite, migrated) → the admin token → reconciler → HTTP server.
 // Everything with a connection is built here, once, and closed in reverse order by `close()`.
 import { sql } from 'drizzle-orm';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { createMetrics, type Metrics } from '../metrics/index.js';
 import { createSecretStore, type Config } from '../config/index.js';
 import { createReconciler, type ProcessReconciler } from '../reconciler/index.js';
@@ -10,6 +10,7 @@ import { openDatabase, type Campaign, type Database } from '../schemas/database/
 import { agentAuthenticator, agentSockets, createApp, ensureAdminToken, probeRoutes, setAdminToken, startHttpServer, type AgentSockets, type ReadinessCheck } from '../webhooks/index.js';
 import { Hono } from 'hono';
 import { ROLES, sourcesPushedTo, startEvents, type EventSide, type Role } from './start-events.js';
+import { createServerLogger } from './server-logger.js';
 import { VERSION } from './version.js';
 
 export interface RunningServer {
@@ -39,7 +40,7 @@ export interface StartServerOptions {
 }
 
 export async function startServer(config: Config, options: StartServerOptions = {}): Promise<RunningServer> {
-  const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'eventops' } });
+  const logger = options.logger ?? createServerLogger(config.logLevel);
   const roles = new Set(options.roles ?? ROLES);
   const metrics = createMetrics();
   const database = await openDatabase({ ...(config.databaseUrl ? { url: config.databaseUrl } : {}), dataDir: config.dataDir });

@@ -98,7 +98,7 @@ function fromCloudEvent(doc: Record<string, unknown>, arrival: Arrival, source: 
     headers[`ce-${name.toLowerCase()}`] = typeof value === 'string' ? value : JSON.stringify(value);
   }
   let body: unknown = doc.data;
-  if (body === undefined && typeof doc.data_base64 === 'string') body = Buffer.from(doc.data_base64, 'base64').toString('utf8');
+  if (body === undefined && typeof doc.data_base64 === 'string') body = base64Text(doc.data_base64);
   return createEvent({
     id: optionalText(doc.id, 'id') ?? arrival.id,
     source,
@@ -108,6 +108,20 @@ function fromCloudEvent(doc: Record<string, unknown>, arrival: Arrival, source: 
     body,
     receivedAt: arrival.receivedAt,
   });
+}
+
+/** `data_base64` as the text it encodes: the body is stored as text, so bytes that are not UTF-8 text (or hold a NUL) are refused, not mangled. */
+function base64Text(encoded: string): string {
+  const bytes = Buffer.from(encoded, 'base64');
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new EventShapeError('`data_base64` decodes to bytes that are not UTF-8 text; eventops stores an event body as text or JSON, so send text (or JSON in `data`)');
+  }
+  const nul = text.indexOf('\u0000');
+  if (nul >= 0) throw new EventShapeError(`\`data_base64\` decodes to text with a NUL byte (at byte ${Buffer.byteLength(text.slice(0, nul))}), which cannot be stored; send text (or JSON in \`data\`)`);
+  return text;
 }
 
 function requiredType(value: unknown): string {

@@ -6,10 +6,16 @@
 // Events that arrive together are stored together (group commit): one INSERT of many rows, one
 // round trip to the queue for their ids. Each caller still waits for its own row's commit. A
 // batch the database refuses is retried row by row, so one bad event fails only itself.
+//
+// Before any of that, every field is checked for what PostgreSQL cannot store (a NUL, a lone
+// surrogate, nesting past limits.http.maxDepth): every way in (webhooks, the API, NATS,
+// schedules) passes here, so such an event is a 400 naming the field, never a failed INSERT.
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
+import { DEFAULT_LIMITS } from '../../config/index.js';
 import type { Db } from '../../schemas/database/index.js';
 import { microBatch } from './micro-batch.js';
+import { checkStorable } from './storable.js';
 
 /** An event as a receiver read it, before it has an id. */
 export interface IncomingEvent {
@@ -29,7 +35,10 @@ export interface AcceptedEvent {
 }
 
 export interface Intake {
+  /** Stores the event; one PostgreSQL cannot store (see checkStorable) is refused with an ApiError 400. */
   accept(event: IncomingEvent): Promise<AcceptedEvent>;
+  /** Deepest nesting of objects and lists a body may have (limits.http.maxDepth): receivers check it as they parse. */
+  readonly maxDepth: number;
 }
 
 export interface IntakeDeps {
@@ -38,6 +47,8 @@ export interface IntakeDeps {
   enqueue(eventIds: readonly string[]): Promise<void>;
   /** Told when enqueueing failed (the events stay accepted; the sweeper retries). */
   reportError(error: unknown, context: string): void;
+  /** limits.http.maxDepth; default DEFAULT_LIMITS'. */
+  maxDepth?: number;
 }
 
 /** Most events in one INSERT, and most INSERTs running at once. */
@@ -64,7 +75,26 @@ export function createIntake(deps: IntakeDeps): Intake {
       deps.reportError(error, `enqueue events ${ids.join(', ')}`);
     }
   };
-  return { accept: microBatch(store, BATCH) };
+  const maxDepth = deps.maxDepth ?? DEFAULT_LIMITS.http.maxDepth;
+  const batched = microBatch(store, BATCH);
+  return {
+    maxDepth,
+    accept: async (event) => {
+      checkEvent(event, maxDepth);
+      return batched(event);
+    },
+  };
+}
+
+/** Refuses (400, naming the field) an event with a value PostgreSQL cannot store. */
+function checkEvent(event: IncomingEvent, maxDepth: number): void {
+  checkStorable(event.type, 'type');
+  checkStorable(event.action, 'action');
+  checkStorable(event.subject, 'subject');
+  checkStorable(event.deliveryId, 'the delivery id');
+  checkStorable(event.headers, 'headers');
+  checkStorable(event.labels, 'labels');
+  checkStorable(event.body, 'body', maxDepth);
 }
 
 type Rows<R> = { rows: R[] };

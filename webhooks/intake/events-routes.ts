@@ -5,13 +5,14 @@ import { randomUUID } from 'node:crypto';
 import { and, desc, eq, isNull, type SQL } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { CORE_SCHEMA, load as loadYaml } from 'js-yaml';
-import { convertLegacy, detectLegacy } from '../../schemas/index.js';
+import { convertLegacy, detectLegacy, eventKindProblem } from '../../schemas/index.js';
 import { events, runs, type Db } from '../../schemas/database/index.js';
 import { eventFromDefinition, EventShapeError } from '../../queue/matching/index.js';
 import { requireToken } from '../auth/index.js';
 import { badRequest, notFound } from '../api/index.js';
 import type { Intake } from './accept-event.js';
 import { readRawBody, utf8 } from './raw-body.js';
+import { checkStorable } from './storable.js';
 
 export interface EventsRoutesDeps {
   db: Db;
@@ -27,7 +28,7 @@ export function eventsRoutes(deps: EventsRoutesDeps): Hono {
 
   routes.post('/events', requireToken({ db: deps.db, scope: 'events:write' }), async (c) => {
     const text = utf8(await readRawBody(c, MAX_EVENT_BYTES));
-    const doc = parseDocument(text, c.req.header('content-type') ?? '');
+    const doc = parseDocument(text, c.req.header('content-type') ?? '', deps.intake.maxDepth);
     let event;
     try {
       event = eventFromDefinition(doc, { id: randomUUID(), receivedAt: new Date(), source: 'api' });
@@ -37,7 +38,6 @@ export function eventsRoutes(deps: EventsRoutesDeps): Hono {
     }
     const given = (doc as { id?: unknown }).id;
     const deliveryId = typeof given === 'string' && given !== '' ? given : c.req.header('idempotency-key');
-    if (JSON.stringify(event.body ?? null).includes('\\u0000')) throw badRequest('the body contains a NUL character (\\u0000), which cannot be stored');
     const accepted = await deps.intake.accept({
       source: 'api',
       type: event.type,
@@ -82,19 +82,30 @@ export function eventsRoutes(deps: EventsRoutesDeps): Hono {
   return routes;
 }
 
-/** JSON, or YAML (a superset); an original eventops event is converted to v1 first. */
-function parseDocument(text: string, contentType: string): unknown {
+/**
+ * JSON, or YAML (a superset); an original eventops event is converted to v1 first. Refused
+ * (400): what PostgreSQL cannot store or nesting past `maxDepth` (checked before anything
+ * walks the document), and a document of another kind or apiVersion than an Event.
+ */
+function parseDocument(text: string, contentType: string, maxDepth: number): unknown {
   let doc: unknown;
   try {
     doc = /json/i.test(contentType) ? JSON.parse(text) : loadYaml(text, { schema: CORE_SCHEMA });
   } catch (error) {
+    // The YAML parser recurses: a deep enough flow collection overflows its stack.
+    if (error instanceof RangeError) throw badRequest(`the body is nested too deeply to read; at most ${maxDepth} levels of objects and lists (limits.http.maxDepth)`);
     throw badRequest(`the body is not valid ${/json/i.test(contentType) ? 'JSON' : 'YAML or JSON'}: ${(error as Error).message.split('\n')[0]}`);
   }
-  if (doc !== null && typeof doc === 'object' && !Array.isArray(doc) && detectLegacy(doc as Record<string, unknown>) === 'event') {
-    const conversion = convertLegacy(doc as Record<string, unknown>, 'event', () => undefined);
+  checkStorable(doc, '', maxDepth);
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return doc;
+  const record = doc as Record<string, unknown>;
+  if (detectLegacy(record) === 'event') {
+    const conversion = convertLegacy(record, 'event', () => undefined);
     const problem = conversion.problems.find((p) => (p.severity ?? 'error') === 'error');
     if (problem) throw badRequest(`original eventops event: ${problem.message}`);
     return conversion.value;
   }
+  const wrongKind = eventKindProblem(record);
+  if (wrongKind) throw badRequest(wrongKind);
   return doc;
 }

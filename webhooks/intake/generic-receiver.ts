@@ -30,7 +30,7 @@ export function genericReceiver(deps: GenericReceiverDeps): Hono {
     const raw = await readRawBody(c);
     authenticate(receiver, raw, (h) => c.req.header(h), deps.secret);
     const text = utf8(raw);
-    const body = text.trim() === '' ? null : parseJsonBody(text);
+    const body = text.trim() === '' ? null : parseJsonBody(text, deps.intake.maxDepth);
     const source = `webhook/${name}`;
     const envelope = cloudEventOf(body, source, new Date());
     const type = envelope?.type ?? c.req.header('ce-type') ?? c.req.header('x-event-type') ?? 'webhook';

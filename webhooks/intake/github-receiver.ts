@@ -32,7 +32,7 @@ export function githubReceiver(deps: GithubReceiverDeps): Hono {
     const type = c.req.header('x-github-event');
     const deliveryId = c.req.header('x-github-delivery');
     if (!type || !deliveryId) throw new ApiError(400, 'BadRequest', 'missing X-GitHub-Event or X-GitHub-Delivery header');
-    const body = parseJsonBody(text);
+    const body = parseJsonBody(text, deps.intake.maxDepth);
     const record = body !== null && typeof body === 'object' ? (body as Record<string, unknown>) : {};
     const repository = record.repository as { full_name?: unknown } | undefined;
     const event: IncomingEvent = {
