@@ -7,6 +7,7 @@ import { DEFAULT_LIMITS } from '../../config/index.js';
 import { ApiError } from '../api/index.js';
 
 /** A character PostgreSQL cannot store: a NUL, or a surrogate without its partner. */
+// eslint-disable-next-line no-control-regex -- the NUL character is exactly what is looked for
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 interface Frame {
