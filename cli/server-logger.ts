@@ -3,7 +3,7 @@
 // `params` — so one refused 5 MB event wrote 15 MB of log. Each text of a logged error is cut
 // line by line (the stack frames survive a huge first line) and in total; lists and objects
 // keep their first items. The log says how much was left out.
-import { pino, stdSerializers, type Logger } from 'pino';
+import { pino, stdSerializers, type DestinationStream, type Logger } from 'pino';
 
 /** Longest line kept of a text in a logged error, in characters. */
 export const MAX_LOGGED_LINE = 300;
@@ -13,9 +13,10 @@ const MAX_LINES = 60;
 const MAX_ITEMS = 20;
 const MAX_NESTING = 6;
 
-/** `eventops serve`'s logger: `err` and `error` fields are serialized with boundedError. */
-export function createServerLogger(level: string): Logger {
-  return pino({ level, base: { service: 'eventops' }, serializers: { err: boundedError, error: boundedError } });
+/** `eventops serve`'s logger (to stdout unless given a destination): `err` and `error` fields are serialized with boundedError. */
+export function createServerLogger(level: string, destination?: DestinationStream): Logger {
+  const options = { level, base: { service: 'eventops' }, serializers: { err: boundedError, error: boundedError } };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 /** pino's standard error serializer, then every text, list and object in it bounded. */
