@@ -52,6 +52,11 @@ describe('eventFromDefinition', () => {
     expect(() => eventFromDefinition({ body: {} }, arrival)).toThrow('an event needs a `type` (text)');
     expect(() => eventFromDefinition({ ref: 'refs/heads/main', commits: [] }, arrival)).toThrow(/not `ref`, `commits` \(for a raw GitHub payload, say which event it is: --github-event NAME\)/);
     expect(() => eventFromDefinition({ type: 'x', labels: { a: { b: 1 } } }, arrival)).toThrow('the label `a` must be text, not a mapping');
+    // data_base64 is stored as text: bytes that are not UTF-8, or hold a NUL, are refused rather than mangled.
+    const ce = (bytes: number[]) => ({ specversion: '1.0', type: 't', data_base64: Buffer.from(bytes).toString('base64') });
+    expect(() => eventFromDefinition(ce([0x61, 0x00, 0x62]), arrival)).toThrow('`data_base64` decodes to text with a NUL byte (at byte 1)');
+    expect(() => eventFromDefinition(ce([0xc3, 0x28]), arrival)).toThrow('`data_base64` decodes to bytes that are not UTF-8 text');
+    expect(eventFromDefinition(ce([0xc3, 0xbc]), arrival).body).toBe('ü');
   });
 });
 

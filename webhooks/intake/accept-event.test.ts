@@ -8,6 +8,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../schemas/database/index.js';
 import { createTestDatabase, type TestDatabase } from '../../test/helpers/postgres.js';
+import type { ApiError } from '../api/index.js';
 import { createIntake, type IncomingEvent, type Intake } from './accept-event.js';
 import { microBatch } from './micro-batch.js';
 
@@ -62,9 +63,33 @@ describe.each(['postgres', 'pglite'] as const)('createIntake on %s', (driver) =>
 
   it('fails only the event the database refuses; the others of its batch are stored', async () => {
     const before = await count();
-    const settled = await Promise.allSettled([intake.accept(event('ok-1')), intake.accept(event('bad', { text: 'nul \u0000 here' })), intake.accept(event('ok-2'))]);
+    // A row without a type breaks the table's NOT NULL (what checkStorable refuses never gets this far).
+    const untyped = { ...event('bad'), type: undefined as unknown as string };
+    const settled = await Promise.allSettled([intake.accept(event('ok-1')), intake.accept(untyped), intake.accept(event('ok-2'))]);
     expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(await count()).toBe((before ?? 0) + 2);
+  });
+
+  it('refuses, before any INSERT, an event PostgreSQL cannot store: a 400 naming the field', async () => {
+    const before = await count();
+    const refusals = await Promise.allSettled([
+      intake.accept({ ...event('nul-type'), type: 'deploy\u0000' }),
+      intake.accept({ ...event('nul-subject'), subject: 'a\u0000' }),
+      intake.accept({ ...event('nul-label'), labels: { ['k\u0000']: 'v' } }),
+      intake.accept(event('surrogate', { items: ['ok', '\ud800'] })),
+      intake.accept(event('deep', JSON.parse('['.repeat(5000) + ']'.repeat(5000)))),
+      intake.accept(event('fine-beside-them', { emoji: '😀' })),
+    ]);
+    const messages = refusals.map((r) => (r.status === 'rejected' ? `${(r.reason as ApiError).status} ${(r.reason as Error).message}` : 'stored'));
+    expect(messages).toEqual([
+      expect.stringMatching(/^400 type contains a NUL character/),
+      expect.stringMatching(/^400 subject contains a NUL character/),
+      expect.stringMatching(/^400 labels\["k\\u0000"\] \(a key\) contains a NUL character/),
+      expect.stringMatching(/^400 body\.items\[1\] contains a lone surrogate/),
+      expect.stringMatching(/^400 body is nested deeper than 100 levels/),
+      'stored',
+    ]);
+    expect(await count()).toBe((before ?? 0) + 1);
   });
 
   it('keeps an event accepted when the queue refuses it, and reports the error', async () => {
