@@ -10,11 +10,14 @@ import { ApiError } from '../api/index.js';
 // eslint-disable-next-line no-control-regex -- the NUL character is exactly what is looked for
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
-interface Frame {
-  value: unknown;
-  /** Objects and arrays from the root down to this value, this one included. */
-  depth: number;
-  parent: Frame | undefined;
+/** One object or list being walked: which of its children comes next. */
+interface Level {
+  container: object;
+  /** An object's keys; undefined for a list. */
+  keys: string[] | undefined;
+  length: number;
+  next: number;
+  /** Its key in its parent (the root's name for the root). */
   key: string | number;
 }
 
@@ -29,28 +32,49 @@ export function checkStorable(value: unknown, root: string, maxDepth: number = D
   if (problem) throw new ApiError(400, 'BadRequest', problem);
 }
 
-/** The first problem checkStorable would refuse, as its message; undefined when there is none. */
+/**
+ * The first problem checkStorable would refuse, in document order, as its message; undefined
+ * when there is none. Depth first with one entry per open level, so the memory it needs grows
+ * with the depth (at most `maxDepth`), not with the size of the value.
+ */
 export function findUnstorable(value: unknown, root: string, maxDepth: number = DEFAULT_LIMITS.http.maxDepth): string | undefined {
-  const stack: Frame[] = [{ value, depth: 0, parent: undefined, key: root }];
-  for (let frame = stack.pop(); frame; frame = stack.pop()) {
-    const v = frame.value;
-    if (typeof v === 'string') {
-      const bad = characterProblem(v);
-      if (bad) return `${pathOf(frame)} ${bad}`;
+  if (typeof value === 'string') {
+    const bad = characterProblem(value);
+    return bad && `${root || 'the document'} ${bad}`;
+  }
+  if (value === null || typeof value !== 'object') return undefined;
+  const levels: Level[] = [];
+  const enter = (container: object, key: string | number): string | undefined => {
+    if (levels.length >= maxDepth) return `${root || 'the document'} is nested deeper than ${maxDepth} levels of objects and lists (limits.http.maxDepth), at ${pathOf(levels, key)}; send a flatter document`;
+    const keys = Array.isArray(container) ? undefined : Object.keys(container);
+    levels.push({ container, keys, length: keys ? keys.length : (container as unknown[]).length, next: 0, key });
+    return undefined;
+  };
+  const tooDeep = enter(value, root);
+  if (tooDeep) return tooDeep;
+  while (levels.length > 0) {
+    const top = levels[levels.length - 1] as Level;
+    if (top.next >= top.length) {
+      levels.pop();
       continue;
     }
-    if (v === null || typeof v !== 'object') continue;
-    const depth = frame.depth + 1;
-    if (depth > maxDepth) return `${root || 'the document'} is nested deeper than ${maxDepth} levels of objects and lists (limits.http.maxDepth), at ${pathOf(frame)}; send a flatter document`;
-    const entries: [string | number, unknown][] = Array.isArray(v) ? v.map((item, i) => [i, item]) : Object.entries(v as Record<string, unknown>);
-    // Pushed in reverse, so the first problem in document order is the one reported.
-    for (let i = entries.length - 1; i >= 0; i--) {
-      const [key, item] = entries[i] as [string | number, unknown];
-      if (typeof key === 'string') {
-        const bad = characterProblem(key);
-        if (bad) return `${pathOf({ value: item, depth, parent: frame, key })} (a key) ${bad}`;
-      }
-      stack.push({ value: item, depth, parent: frame, key });
+    const i = top.next++;
+    let key: string | number = i;
+    let child: unknown;
+    if (top.keys) {
+      key = top.keys[i] as string;
+      const bad = characterProblem(key);
+      if (bad) return `${pathOf(levels, key)} (a key) ${bad}`;
+      child = (top.container as Record<string, unknown>)[key];
+    } else {
+      child = (top.container as unknown[])[i];
+    }
+    if (typeof child === 'string') {
+      const bad = characterProblem(child);
+      if (bad) return `${pathOf(levels, key)} ${bad}`;
+    } else if (child !== null && typeof child === 'object') {
+      const problem = enter(child, key);
+      if (problem) return problem;
     }
   }
   return undefined;
@@ -68,16 +92,16 @@ const IDENTIFIER = /^[A-Za-z_$][\w$-]*$/;
 /** Longest path shown: a deep one keeps its start and end. */
 const MAX_PATH = 160;
 
-/** `body.items[3]["a b"]`, built only when a problem is reported. */
-function pathOf(frame: Frame): string {
-  const parts: string[] = [];
-  for (let f: Frame | undefined = frame; f; f = f.parent) {
-    if (!f.parent) parts.push(String(f.key));
-    else if (!f.parent.parent && f.parent.key === '' && typeof f.key === 'string' && IDENTIFIER.test(f.key)) parts.push(f.key);
-    else if (typeof f.key === 'number') parts.push(`[${f.key}]`);
-    else if (IDENTIFIER.test(f.key) && f.key.length <= 40) parts.push(`.${f.key}`);
-    else parts.push(`[${JSON.stringify(f.key.length > 40 ? `${f.key.slice(0, 40)}…` : f.key)}]`);
+/** `body.items[3]["a b"]`: the open levels' keys and then `last`; built only when a problem is reported. */
+function pathOf(levels: readonly Level[], last: string | number): string {
+  const keys = levels.length === 0 ? [] : [...levels.slice(1).map((l) => l.key), last];
+  const root = levels.length === 0 ? String(last) : String(levels[0]?.key);
+  let path = root;
+  for (const key of keys) {
+    if (typeof key === 'number') path += `[${key}]`;
+    else if (IDENTIFIER.test(key) && key.length <= 40) path += path === '' ? key : `.${key}`;
+    else path += `[${JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}…` : key)}]`;
   }
-  const path = parts.reverse().join('') || 'the document';
+  path ||= 'the document';
   return path.length <= MAX_PATH ? path : `${path.slice(0, MAX_PATH / 2)}…${path.slice(-MAX_PATH / 2)}`;
 }
