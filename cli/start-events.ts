@@ -15,7 +15,7 @@ import { createDefinitionChecks } from './github-definitions.js';
 import { createAgentHub, type AgentHub } from '../runners/index.js';
 import { sanitizeUrl, type Reconciler } from '../reconciler/index.js';
 import { events, runs, type Database } from '../schemas/database/index.js';
-import { createIntake, type IncomingEvent, type Intake } from '../webhooks/index.js';
+import { createIntake, UnstorableError, type IncomingEvent, type Intake } from '../webhooks/index.js';
 
 export interface EventSide {
   intake: Intake;
@@ -205,7 +205,7 @@ export async function startEvents(config: Config, deps: { database: Database; re
   let nats: NatsSource | undefined;
   const natsIn = config.nats?.stream !== undefined && config.nats.subjects.length > 0 ? { ...config.nats, stream: config.nats.stream } : undefined;
   if (natsIn && roles.has('api')) {
-    nats = await startNatsSource({ ...natsIn, accept: (e) => intake.accept(e), reportError: (e, context) => onError(e, context) });
+    nats = await startNatsSource({ ...natsIn, accept: (e) => intake.accept(e), reportError: (e, context) => onError(e, context), isPermanent: (e) => e instanceof UnstorableError });
     logger.info({ stream: natsIn.stream, subjects: natsIn.subjects }, 'NATS source ready');
   }
   let closing: Promise<void> | undefined;

@@ -1,7 +1,7 @@
 // The HTTP side of eventops: the application (health, `/api/v1`) and serving it on a port.
 // Webhook receivers (`/webhooks/github`, `/webhooks/generic/<name>`) will live here too.
 export { createApp, type AppDeps } from './app.js';
-export { createIntake, type Intake, type IncomingEvent } from './intake/index.js';
+export { createIntake, UnstorableError, type Intake, type IncomingEvent } from './intake/index.js';
 export { startHttpServer, type HttpServer, type HttpServerOptions } from './serve-http.js';
 export { probeRoutes, type ProbeDeps, type ReadinessAnswer, type ReadinessCheck } from './probes/index.js';
 export { agentSockets, agentAuthenticator, type AgentSockets } from './agents/index.js';

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { events, openDatabase, type Database } from '../../schemas/database/index.js';
 import { createTestDatabase, type TestDatabase } from '../../test/helpers/postgres.js';
 import { createIntake } from '../../webhooks/intake/accept-event.js';
+import { UnstorableError } from '../../webhooks/intake/storable.js';
 import { durableName, startNatsSource } from './nats-source.js';
 
 const NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -46,7 +47,7 @@ describe('NATS source', () => {
   };
   const start = (errors: unknown[]) => {
     const intake = createIntake({ db: database.db, enqueue: async () => undefined, reportError: (e) => errors.push(e) });
-    return startNatsSource({ url: NATS_URL, stream: STREAM, subjects: [`${ROOT}.clusters.*.status`, `${ROOT}.alerts.>`], accept: (e) => intake.accept(e), reportError: (e) => errors.push(e), retryMs: 100 });
+    return startNatsSource({ url: NATS_URL, stream: STREAM, subjects: [`${ROOT}.clusters.*.status`, `${ROOT}.alerts.>`], accept: (e) => intake.accept(e), reportError: (e) => errors.push(e), retryMs: 100, isPermanent: (e) => e instanceof UnstorableError });
   };
 
   it('stores CloudEvents and plain messages from each subject filter, once per delivery, and acks them', async () => {
@@ -69,6 +70,22 @@ describe('NATS source', () => {
       expect(await waitFor(async () => (await jsm.consumers.info(STREAM, durableName('eventops', `${ROOT}.clusters.*.status`))).num_ack_pending === 0)).toBe(true);
       expect((await jsm.consumers.info(STREAM, durableName('eventops', `${ROOT}.clusters.*.status`))).delivered.consumer_seq).toBe(2);
       expect(errors).toEqual([]);
+    } finally {
+      await source.close();
+    }
+  });
+
+  it('terminates a message whose event can never be stored (a lone surrogate), instead of offering it again for ever', async () => {
+    const errors: unknown[] = [];
+    const source = await start(errors);
+    try {
+      await nc.jetstream().publish(`${ROOT}.alerts.lone`, '{"text":"\\ud800"}');
+      await nc.jetstream().publish(`${ROOT}.alerts.after`, '{"n":2}');
+      expect(await waitFor(async () => (await database.db.select().from(events).where(eq(events.type, `${ROOT}.alerts.after`))).length === 1)).toBe(true);
+      // With retryMs 100 a nak'd message would have come back several times by now.
+      await new Promise((r) => setTimeout(r, 600));
+      expect(errors.map(String)).toEqual([expect.stringMatching(/body\.text contains a lone surrogate/)]);
+      expect(await database.db.select().from(events).where(eq(events.type, `${ROOT}.alerts.lone`))).toEqual([]);
     } finally {
       await source.close();
     }

@@ -20,6 +20,8 @@ export interface NatsSourceOptions {
   reportError(error: unknown, context: string): void;
   /** Delay before a message whose event could not be stored is offered again; default 1000 ms. */
   retryMs?: number;
+  /** True for an error of `accept` that a retry cannot cure (the event itself is refused): the message is terminated, not offered again. Default: none is. */
+  isPermanent?(error: unknown): boolean;
 }
 
 export interface NatsSource {
@@ -67,8 +69,11 @@ async function handle(msg: JsMsg, options: NatsSourceOptions): Promise<void> {
     await options.accept(toEvent(msg, options.stream));
     msg.ack();
   } catch (error) {
-    options.reportError(error, `nats message ${options.stream}#${msg.info.streamSequence} on ${msg.subject}`);
-    msg.nak(options.retryMs ?? 1000);
+    const permanent = options.isPermanent?.(error) ?? false;
+    options.reportError(error, `nats message ${options.stream}#${msg.info.streamSequence} on ${msg.subject}${permanent ? ' (refused; not offered again)' : ''}`);
+    // A refused event would be refused at every redelivery, once a second, for ever.
+    if (permanent) msg.term();
+    else msg.nak(options.retryMs ?? 1000);
   }
 }
 

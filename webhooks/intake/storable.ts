@@ -21,15 +21,23 @@ interface Level {
   key: string | number;
 }
 
+/** An event refused for good (400): sending it again cannot help, so a queue should drop it, not retry it. */
+export class UnstorableError extends ApiError {
+  constructor(message: string) {
+    super(400, 'BadRequest', message);
+    this.name = 'UnstorableError';
+  }
+}
+
 /**
- * Refuses (ApiError 400) a value PostgreSQL cannot store or that is nested deeper than
+ * Refuses (UnstorableError, an ApiError 400) a value PostgreSQL cannot store or that is nested deeper than
  * `maxDepth` objects and arrays (default limits.http.maxDepth). `root` names the value in the
  * message (`body`, `type`, `labels`; '' for a whole document, whose paths then start at its
  * fields: `subject`, `body.items[3]`). Iterative: a value of any depth cannot overflow the stack.
  */
 export function checkStorable(value: unknown, root: string, maxDepth: number = DEFAULT_LIMITS.http.maxDepth): void {
   const problem = findUnstorable(value, root, maxDepth);
-  if (problem) throw new ApiError(400, 'BadRequest', problem);
+  if (problem) throw new UnstorableError(problem);
 }
 
 /**
