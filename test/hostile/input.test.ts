@@ -22,7 +22,8 @@ describe('hostile event input', () => {
   beforeAll(async () => {
     pg = await createTestDatabase();
     server = await startHostileServer({
-      configYaml: ['github: { webhookSecrets: [ { secret: GH_HOOK } ] }', 'receivers:', '  - name: deployer', '    auth: { hmac: { secret: DEPLOY_HOOK, header: X-Signature, prefix: "sha256=" } }', ''].join('\n'),
+      // A depth limit of its own, so the answers show the configured value is the one used.
+      configYaml: ['limits: { http: { maxDepth: 64 } }', 'github: { webhookSecrets: [ { secret: GH_HOOK } ] }', 'receivers:', '  - name: deployer', '    auth: { hmac: { secret: DEPLOY_HOOK, header: X-Signature, prefix: "sha256=" } }', ''].join('\n'),
       env: { DATABASE_URL: pg.url, EVENTOPS_SECRET_GH_HOOK: GH_SECRET, EVENTOPS_SECRET_DEPLOY_HOOK: HOOK_SECRET },
     });
     health = watchHealth(server.url, { pid: server.pid });
@@ -84,12 +85,13 @@ describe('hostile event input', () => {
 
   it('refuses JSON nested 5,000 deep on every intake, naming the limit (400)', async () => {
     const deep = `{"type":"t","body":${'['.repeat(5000)}${']'.repeat(5000)}}`;
-    await refused(api(deep), 400, /^the document is nested deeper than 100 levels of objects and lists \(limits\.http\.maxDepth\), at body/);
-    await refused(api(deep, 'application/yaml'), 400, /nest(ed deeper than 100 levels|ed too deeply to read|ing exceeded maxDepth \(100\))/);
-    await refused(github(deep), 400, /^body is nested deeper than 100 levels/);
-    await refused(generic(deep), 400, /^body is nested deeper than 100 levels/);
-    // The limit itself is fine.
-    expect((await api(`{"type":"t","body":${'['.repeat(99)}${']'.repeat(99)}}`)).status).toBe(202);
+    await refused(api(deep), 400, /^the document is nested deeper than 64 levels of objects and lists \(limits\.http\.maxDepth\), at body/);
+    await refused(api(deep, 'application/yaml'), 400, /nest(ed deeper than 64 levels|ed too deeply to read|ing exceeded maxDepth \(\d+\))/);
+    await refused(github(deep), 400, /^body is nested deeper than 64 levels/);
+    await refused(generic(deep), 400, /^body is nested deeper than 64 levels/);
+    // The limit itself is fine: the document is 64 deep (the event, then its body 63).
+    expect((await api(`{"type":"t","body":${'['.repeat(63)}${']'.repeat(63)}}`)).status).toBe(202);
+    expect((await api(`{"type":"t","body":${'['.repeat(64)}${']'.repeat(64)}}`)).status).toBe(400);
   });
 
   it('takes only kind Event of eventops.dev/v1 on /api/v1/events (400 saying what it takes)', async () => {
