@@ -35,7 +35,7 @@ export interface AcceptedEvent {
 }
 
 export interface Intake {
-  /** Stores the event; one PostgreSQL cannot store (see checkStorable) is refused with an ApiError 400. */
+  /** Stores the event; one PostgreSQL cannot store (see checkStorable) is refused with an UnstorableError (an ApiError 400). */
   accept(event: IncomingEvent): Promise<AcceptedEvent>;
   /** Deepest nesting of objects and lists a body may have (limits.http.maxDepth): receivers check it as they parse. */
   readonly maxDepth: number;
