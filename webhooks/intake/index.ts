@@ -4,3 +4,4 @@ export { createIntake, type Intake, type IntakeDeps, type IncomingEvent, type Ac
 export { githubReceiver, type GithubReceiverDeps } from './github-receiver.js';
 export { genericReceiver, type GenericReceiverDeps } from './generic-receiver.js';
 export { eventsRoutes, type EventsRoutesDeps } from './events-routes.js';
+export { bodyBudgetMiddleware, createBodyBudget, type BodyBudget, type BodyAllowance, type HttpLimits } from './body-budget.js';
