@@ -160,7 +160,7 @@ interface VariantResult {
   baselineRssMb: number;
   peakRssMb: number;
   killedAtRssCap: boolean;
-  healthz: { worstMs: number; failures: number; samples: number };
+  healthz: { worstMs: number; worstAtS: number; medianMs: number; p99Ms: number; failures: number; samples: number };
   answers: Record<string, number>;
   attackerBytesSentMb: number;
 }
@@ -176,18 +176,21 @@ async function runVariant(signed: boolean): Promise<VariantResult> {
   const counts = new Map<string, number>();
   const attackers: Attacker[] = [];
   let running = true;
+  const started = Date.now();
   const watcher = (async () => {
-    let worst = 0;
+    const latencies: number[] = [];
     let failures = 0;
-    let samples = 0;
+    let worst = { ms: 0, atS: 0 };
     while (running) {
       const { ms, ok } = await probe(server.url, 5_000);
-      worst = Math.max(worst, ms);
+      latencies.push(ms);
+      if (ms > worst.ms) worst = { ms, atS: Math.round((Date.now() - started) / 100) / 10 };
       if (!ok) failures++;
-      samples++;
       await new Promise((r) => setTimeout(r, 200));
     }
-    return { worstMs: Math.round(worst), failures, samples };
+    const sorted = latencies.sort((a, b) => a - b);
+    const at = (q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0);
+    return { worstMs: at(1), worstAtS: worst.atS, medianMs: at(0.5), p99Ms: at(0.99), failures, samples: sorted.length };
   })();
   const sampler = setInterval(() => {
     const rss = rssOf(server.pid);
@@ -197,7 +200,6 @@ async function runVariant(signed: boolean): Promise<VariantResult> {
       server.child.kill('SIGKILL');
     }
   }, 100);
-  const started = Date.now();
   // Open the connections over the first 2 s, as clients arriving, not one burst.
   for (let i = 0; i < CONNECTIONS && !killed; i++) {
     attackers.push(attack(url, signed, i, counts));
@@ -230,8 +232,8 @@ async function runVariant(signed: boolean): Promise<VariantResult> {
 const results: VariantResult[] = [];
 for (const variant of args.variants.split(',')) results.push(await runVariant(variant.trim() === 'signed'));
 printTable(
-  ['variant', 'conns', 'RSS idle MB', 'RSS peak MB', 'killed', '/healthz worst ms', 'fails/samples', 'sent MB', 'answers'],
-  results.map((r) => [r.variant, String(r.connections), String(r.baselineRssMb), String(r.peakRssMb), r.killedAtRssCap ? 'yes' : 'no', String(r.healthz.worstMs), `${r.healthz.failures}/${r.healthz.samples}`, String(r.attackerBytesSentMb), JSON.stringify(r.answers)]),
+  ['variant', 'conns', 'RSS idle MB', 'RSS peak MB', 'killed', '/healthz median/p99/worst ms', 'fails/samples', 'sent MB', 'answers'],
+  results.map((r) => [r.variant, String(r.connections), String(r.baselineRssMb), String(r.peakRssMb), r.killedAtRssCap ? 'yes' : 'no', `${r.healthz.medianMs}/${r.healthz.p99Ms}/${r.healthz.worstMs} (at ${r.healthz.worstAtS} s)`, `${r.healthz.failures}/${r.healthz.samples}`, String(r.attackerBytesSentMb), JSON.stringify(r.answers)]),
 );
 const path = writeResults({ ...resultsHeader('slow-body', ['hono', '@hono/node-server']), label: args.label, bin: resolve(args.bin), configYaml: args['config-yaml'], results });
 console.log(`\nresults: ${path}`);
