@@ -121,6 +121,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
       },
       runs: { engine },
       probes,
+      limits: config.limits.http,
     });
     if (roles.has('api')) {
       sockets = agentSockets({
@@ -131,7 +132,13 @@ export async function startServer(config: Config, options: StartServerOptions = 
     }
     const upgrades = sockets;
     if (roles.has('reconciler') && options.schedule !== false) campaign = leadReconciles(database, reconciler, eventSide, logger, metrics);
-    http = await startHttpServer(app, { port: config.server.port, host: config.server.host, upgrade: (request, socket, head) => upgrades?.upgrade(request, socket, head) ?? false });
+    http = await startHttpServer(app, {
+      port: config.server.port,
+      host: config.server.host,
+      upgrade: (request, socket, head) => upgrades?.upgrade(request, socket, head) ?? false,
+      limits: config.limits.http,
+      warn: (message, fields) => logger.warn(fields, message),
+    });
   } catch (error) {
     await campaign?.resign();
     sockets?.close();

@@ -10,7 +10,7 @@ import { agentsRoutes, ApiError, countsRoutes, definitionsRoutes, runsRoutes, so
 import { requireToken } from './auth/index.js';
 import { dashboardRoutes } from './dashboard/index.js';
 import { probeRoutes, type ProbeDeps } from './probes/index.js';
-import { eventsRoutes, genericReceiver, githubReceiver, type GenericReceiverDeps, type GithubReceiverDeps, type Intake } from './intake/index.js';
+import { bodyBudgetMiddleware, createBodyBudget, eventsRoutes, genericReceiver, githubReceiver, type GenericReceiverDeps, type GithubReceiverDeps, type HttpLimits, type Intake } from './intake/index.js';
 
 export interface AppDeps {
   db: Db;
@@ -38,6 +38,8 @@ export interface AppDeps {
   };
   /** `/readyz`'s checks and `/metrics`' registry. Absent: `/readyz` asks nothing, `/metrics` is not served. */
   probes?: Omit<ProbeDeps, 'version'>;
+  /** Request bodies' bounds (config.limits.http): size, bytes in flight over all requests, read timeout. Default DEFAULT_LIMITS.http. */
+  limits?: HttpLimits;
 }
 
 /** Builds the application; serve it with startHttpServer. */
@@ -49,6 +51,8 @@ export function createApp(deps: AppDeps): Hono {
     await next();
     c.header('x-eventops-version', deps.version);
   });
+  // One budget of body bytes in flight for every route that reads a body (readRawBody).
+  app.use(bodyBudgetMiddleware(createBodyBudget(deps.limits)));
 
   app.route('/', probeRoutes({ version: deps.version, ...deps.probes }));
   if (deps.intake) {

@@ -86,4 +86,16 @@ describe('POST /webhooks/generic/<name>', () => {
     expect(unset.status).toBe(503);
     expect(((await unset.json()) as { error: { message: string } }).error.message).toContain('NOT_SET');
   });
+
+  it('refuses an unknown receiver, a wrong bearer token or a missing signature before reading the body', async () => {
+    // A body that records whether anyone read it: an unauthenticated client must not make the server hold its bytes.
+    let pulled = false;
+    const init = (headers: Record<string, string>) =>
+      ({ method: 'POST', headers, body: new ReadableStream({ pull: (controller) => void ((pulled = true), controller.enqueue(new Uint8Array(1024))) }, { highWaterMark: 0 }), duplex: 'half' }) as RequestInit;
+    expect((await app.request('/webhooks/generic/nobody', init({}))).status).toBe(404);
+    expect((await app.request('/webhooks/generic/alertmanager', init({ authorization: 'Bearer wrong' }))).status).toBe(401);
+    expect((await app.request('/webhooks/generic/alertmanager', init({}))).status).toBe(401);
+    expect((await app.request('/webhooks/generic/deployer', init({}))).status).toBe(401);
+    expect(pulled).toBe(false);
+  });
 });

@@ -1,6 +1,7 @@
 // `POST /webhooks/generic/<name>`: receivers declared in eventops.yaml, each authenticated by a
 // bearer token or an HMAC-SHA256 signature of the raw bytes (both compared in constant time)
-// before the body is parsed. A CloudEvents request (structured JSON with `specversion`, or binary
+// before the body is parsed; an unknown receiver, a wrong token or a missing signature is refused
+// before the body is even read. A CloudEvents request (structured JSON with `specversion`, or binary
 // mode with `ce-*` headers) gives the event its type, subject and id; otherwise the type is the
 // `X-Event-Type` header or `webhook`, and the delivery id `X-Delivery-Id` / `Idempotency-Key`.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
@@ -27,8 +28,11 @@ export function genericReceiver(deps: GenericReceiverDeps): Hono {
     const name = c.req.param('name');
     const receiver = byName.get(name);
     if (!receiver) throw new ApiError(404, 'NotFound', `no receiver named ${JSON.stringify(name)} is configured (receivers in eventops.yaml)`);
+    // The token, or the signature's presence, is checked before a byte of the body is read.
+    const header = (h: string) => c.req.header(h);
+    authenticateHeaders(receiver, header, deps.secret);
     const raw = await readRawBody(c);
-    authenticate(receiver, raw, (h) => c.req.header(h), deps.secret);
+    authenticateBody(receiver, raw, header, deps.secret);
     const text = utf8(raw);
     const body = text.trim() === '' ? null : parseJsonBody(text, deps.intake.maxDepth);
     const source = `webhook/${name}`;
@@ -51,19 +55,31 @@ export function genericReceiver(deps: GenericReceiverDeps): Hono {
   return app;
 }
 
-function authenticate(receiver: ReceiverConfig, raw: Buffer, header: (name: string) => string | undefined, secret: (name: string) => string | undefined): void {
-  const name = 'bearer' in receiver.auth ? receiver.auth.bearer : receiver.auth.hmac.secret;
-  const value = secret(name);
-  if (value === undefined) throw new ApiError(503, 'NotConfigured', `receiver ${receiver.name}: its secret ${name} is not set on the server`);
+/** What needs no body: the receiver's secret is set, a bearer token is right, an HMAC signature is present. */
+function authenticateHeaders(receiver: ReceiverConfig, header: (name: string) => string | undefined, secret: (name: string) => string | undefined): void {
+  const value = secretOf(receiver, secret);
   if ('bearer' in receiver.auth) {
     const given = /^Bearer\s+(.+)$/i.exec(header('authorization') ?? '')?.[1];
     if (!given || !sameText(given, value)) throw new ApiError(401, 'Unauthorized', `receiver ${receiver.name} needs Authorization: Bearer <its token>`);
     return;
   }
-  const { header: name2, prefix } = receiver.auth.hmac;
-  const given = header(name2);
-  const expected = prefix + createHmac('sha256', value).update(raw).digest('hex');
-  if (!given || !sameText(given, expected)) throw new ApiError(401, 'Unauthorized', `receiver ${receiver.name}: the ${name2} signature does not match`);
+  if (!header(receiver.auth.hmac.header)) throw new ApiError(401, 'Unauthorized', `receiver ${receiver.name}: missing its ${receiver.auth.hmac.header} signature header`);
+}
+
+/** An HMAC receiver's signature over the raw bytes (bearer receivers were done by authenticateHeaders). */
+function authenticateBody(receiver: ReceiverConfig, raw: Buffer, header: (name: string) => string | undefined, secret: (name: string) => string | undefined): void {
+  if ('bearer' in receiver.auth) return;
+  const { header: name, prefix } = receiver.auth.hmac;
+  const given = header(name);
+  const expected = prefix + createHmac('sha256', secretOf(receiver, secret)).update(raw).digest('hex');
+  if (!given || !sameText(given, expected)) throw new ApiError(401, 'Unauthorized', `receiver ${receiver.name}: the ${name} signature does not match`);
+}
+
+function secretOf(receiver: ReceiverConfig, secret: (name: string) => string | undefined): string {
+  const name = 'bearer' in receiver.auth ? receiver.auth.bearer : receiver.auth.hmac.secret;
+  const value = secret(name);
+  if (value === undefined) throw new ApiError(503, 'NotConfigured', `receiver ${receiver.name}: its secret ${name} is not set on the server`);
+  return value;
 }
 
 /** Constant-time comparison of two texts of any length (compares their digests). */

@@ -94,7 +94,19 @@ describe('POST /webhooks/github', () => {
     expect(((await bad.json()) as { error: { message: string } }).error.message).toContain('not valid JSON');
     const noEvent = await app.request('/webhooks/github', { method: 'POST', headers: { 'x-hub-signature-256': await sign(SECRET, '{}') }, body: '{}' });
     expect(noEvent.status).toBe(400);
-    const huge = await app.request('/webhooks/github', { method: 'POST', headers: { 'content-length': String(26 * 1024 * 1024) }, body: '{}' });
+    const huge = await app.request('/webhooks/github', { method: 'POST', headers: { 'content-length': String(26 * 1024 * 1024), 'x-github-event': 'push', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': signed }, body: '{}' });
     expect(huge.status).toBe(413);
+  });
+
+  it('refuses a request without a signature or an event header before reading its body', async () => {
+    // A body that records whether anyone read it: an unauthenticated client must not make the server hold its bytes.
+    let pulled = false;
+    const body = () => new ReadableStream({ pull: (controller) => void ((pulled = true), controller.enqueue(new Uint8Array(1024))) }, { highWaterMark: 0 });
+    const init = (headers: Record<string, string>) => ({ method: 'POST', headers, body: body(), duplex: 'half' }) as RequestInit;
+    const unsigned = await app.request('/webhooks/github', init({ 'x-github-event': 'push', 'x-github-delivery': randomUUID() }));
+    expect(unsigned.status).toBe(401);
+    const noEvent = await app.request('/webhooks/github', init({ 'x-hub-signature-256': `sha256=${'0'.repeat(64)}` }));
+    expect(noEvent.status).toBe(400);
+    expect(pulled).toBe(false);
   });
 });

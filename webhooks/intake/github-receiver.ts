@@ -1,7 +1,7 @@
 // `POST /webhooks/github`: the signature (X-Hub-Signature-256, HMAC-SHA256 of the raw bytes,
 // compared in constant time by @octokit/webhooks-methods) is checked against every configured
 // secret — several while one is rotated — before the body is parsed; a bad or missing one is a
-// 401 and nothing is stored. Then the event is persisted and answered 202 (200 for a redelivery).
+// 401 and nothing is stored (a missing one, or a missing event header, before the body is read). Then the event is persisted and answered 202 (200 for a redelivery).
 import { verifyWithFallback } from '@octokit/webhooks-methods';
 import { Hono } from 'hono';
 import { ApiError } from '../api/index.js';
@@ -23,15 +23,16 @@ export function githubReceiver(deps: GithubReceiverDeps): Hono {
   app.post('/webhooks/github', async (c) => {
     const [first, ...others] = deps.secrets();
     if (first === undefined) throw new ApiError(503, 'NotConfigured', 'GitHub webhooks are not configured on this server: set github.webhookSecrets in eventops.yaml');
-    const raw = await readRawBody(c);
+    // Everything the headers alone can refuse is refused before a byte of the body is read: an
+    // unauthenticated client must not make the server hold its body.
     const signature = c.req.header('x-hub-signature-256');
     if (!signature) throw new ApiError(401, 'Unauthorized', 'missing X-Hub-Signature-256: set the webhook secret in the GitHub webhook settings');
-    const text = utf8(raw);
-    const valid = await verifyWithFallback(first, text, signature, others).catch(() => false);
-    if (!valid) throw new ApiError(401, 'Unauthorized', 'the X-Hub-Signature-256 signature does not match any configured webhook secret');
     const type = c.req.header('x-github-event');
     const deliveryId = c.req.header('x-github-delivery');
     if (!type || !deliveryId) throw new ApiError(400, 'BadRequest', 'missing X-GitHub-Event or X-GitHub-Delivery header');
+    const text = utf8(await readRawBody(c));
+    const valid = await verifyWithFallback(first, text, signature, others).catch(() => false);
+    if (!valid) throw new ApiError(401, 'Unauthorized', 'the X-Hub-Signature-256 signature does not match any configured webhook secret');
     const body = parseJsonBody(text, deps.intake.maxDepth);
     const record = body !== null && typeof body === 'object' ? (body as Record<string, unknown>) : {};
     const repository = record.repository as { full_name?: unknown } | undefined;

@@ -5,3 +5,4 @@ export { githubReceiver, type GithubReceiverDeps } from './github-receiver.js';
 export { genericReceiver, type GenericReceiverDeps } from './generic-receiver.js';
 export { eventsRoutes, type EventsRoutesDeps } from './events-routes.js';
 export { UnstorableError } from './storable.js';
+export { bodyBudgetMiddleware, createBodyBudget, type BodyBudget, type BodyAllowance, type HttpLimits } from './body-budget.js';
