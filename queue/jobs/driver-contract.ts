@@ -399,30 +399,31 @@ export function describeDriverContract(name: string, setup: () => Promise<Contra
     });
 
     // Defined only where child processes can open the storage (an in-memory PGlite cannot be shared).
-    if (separateProcesses)
-    it(
-      'parks a job that crashed its process maxCrashes times: failed with a crash-loop error, not run on the next start',
-      async () => {
-        const storage = target.childStorage?.();
-        if (!storage) throw new Error(`the target ${name} cannot be opened from another process`);
-        const args: CrashChildArgs = { storage, key: `loop-${Date.now()}`, maxCrashes: 2, lockMs: 500 };
-        const first = await startChild(args);
-        const second = await startChild(args);
-        // Both starts ran the job, and it killed them.
-        for (const start of [first, second]) {
-          expect(start.signal).toBe('SIGKILL');
-          expect(start.lines.filter((l) => 'running' in l)).toHaveLength(1);
-        }
-        const third = await startChild(args);
-        expect(third.code).toBe(0);
-        expect(third.lines.filter((l) => 'running' in l), 'the third start ran the job that crashed twice').toEqual([]);
-        const id = `crash:${args.key}`;
-        const message = `job ${id} was running when its process died 2 times (a crash loop?); parked — not retried (limits.jobs.maxCrashes)`;
-        expect(third.lines.find((l) => 'job' in l)?.job).toMatchObject({ id, status: 'failed', error: message });
-        expect(third.lines.find((l) => 'failed' in l)?.failed).toEqual({ id, final: true, parked: true, message });
-      },
-      180_000,
-    );
+    if (separateProcesses) {
+      it(
+        'parks a job that crashed its process maxCrashes times: failed with a crash-loop error, not run on the next start',
+        async () => {
+          const storage = target.childStorage?.();
+          if (!storage) throw new Error(`the target ${name} cannot be opened from another process`);
+          const args: CrashChildArgs = { storage, key: `loop-${Date.now()}`, maxCrashes: 2, lockMs: 500 };
+          const first = await startChild(args);
+          const second = await startChild(args);
+          // Both starts ran the job, and it killed them.
+          for (const start of [first, second]) {
+            expect(start.signal).toBe('SIGKILL');
+            expect(start.lines.filter((l) => 'running' in l)).toHaveLength(1);
+          }
+          const third = await startChild(args);
+          expect(third.code).toBe(0);
+          expect(third.lines.filter((l) => 'running' in l), 'the third start ran the job that crashed twice').toEqual([]);
+          const id = `crash:${args.key}`;
+          const message = `job ${id} was running when its process died 2 times (a crash loop?); parked — not retried (limits.jobs.maxCrashes)`;
+          expect(third.lines.find((l) => 'job' in l)?.job).toMatchObject({ id, status: 'failed', error: message });
+          expect(third.lines.find((l) => 'failed' in l)?.failed).toEqual({ id, final: true, parked: true, message });
+        },
+        180_000,
+      );
+    }
 
     it('keeps jobs enqueued before any worker across a restart', async () => {
       const producer = open();
