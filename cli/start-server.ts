@@ -6,7 +6,7 @@ import { pino, type Logger } from 'pino';
 import { createMetrics, type Metrics } from '../metrics/index.js';
 import { createSecretStore, type Config } from '../config/index.js';
 import { createReconciler, type ProcessReconciler } from '../reconciler/index.js';
-import { openDatabase, type Campaign, type Database } from '../schemas/database/index.js';
+import { openDatabase, secureFolder, type Campaign, type Database } from '../schemas/database/index.js';
 import { agentAuthenticator, agentSockets, createApp, ensureAdminToken, probeRoutes, setAdminToken, startHttpServer, type AgentSockets, type ReadinessCheck } from '../webhooks/index.js';
 import { Hono } from 'hono';
 import { ROLES, sourcesPushedTo, startEvents, type EventSide, type Role } from './start-events.js';
@@ -42,6 +42,9 @@ export async function startServer(config: Config, options: StartServerOptions = 
   const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'eventops' } });
   const roles = new Set(options.roles ?? ROLES);
   const metrics = createMetrics();
+  // Events, the admin token and git caches live here: the folder is the owner's alone (0700), whatever the database.
+  const tightened = secureFolder(config.dataDir);
+  if (tightened > 0) logger.info({ dataDir: config.dataDir, tightened }, 'data folder: group and other permissions removed');
   const database = await openDatabase({ ...(config.databaseUrl ? { url: config.databaseUrl } : {}), dataDir: config.dataDir });
   logger.info({ driver: database.driver, ...(database.driver === 'pglite' ? { dataDir: config.dataDir } : {}) }, 'database ready');
   // The embedded database belongs to one process, so the roles this one leaves out run nowhere.
