@@ -43,8 +43,9 @@ export async function startServer(config: Config, options: StartServerOptions = 
   const roles = new Set(options.roles ?? ROLES);
   const metrics = createMetrics();
   // Events, the admin token and git caches live here: the folder is the owner's alone (0700), whatever the database.
-  const tightened = secureFolder(config.dataDir);
-  if (tightened > 0) logger.info({ dataDir: config.dataDir, tightened }, 'data folder: group and other permissions removed');
+  const secured = secureFolder(config.dataDir);
+  if (secured.changed > 0) logger.info({ dataDir: config.dataDir, tightened: secured.changed }, 'data folder: group and other permissions removed');
+  if (secured.notOwned.length > 0) logger.warn({ paths: secured.notOwned.slice(0, 10) }, 'data folder: cannot remove group and other permissions of paths another user owns; make the data folder the eventops user\'s (mode 0700)');
   const database = await openDatabase({ ...(config.databaseUrl ? { url: config.databaseUrl } : {}), dataDir: config.dataDir });
   logger.info({ driver: database.driver, ...(database.driver === 'pglite' ? { dataDir: config.dataDir } : {}) }, 'database ready');
   // The embedded database belongs to one process, so the roles this one leaves out run nowhere.

@@ -48,10 +48,10 @@ describe('secureFolder', () => {
     writeFileSync(join(dir, 'pglite', 'pg_wal', '000000010000000000000001'), 'wal', { mode: 0o666 });
     writeFileSync(join(dir, 'admin-token'), 'secret', { mode: 0o644 });
     chmodSync(join(dir, 'pglite', 'pg_wal', '000000010000000000000001'), 0o666);
-    expect(secureFolder(dir)).toBe(5);
+    expect(secureFolder(dir)).toEqual({ changed: 5, notOwned: [] });
     expect(looseModes(dir)).toEqual([]);
     // The owner keeps what it had.
     expect(lstatSync(join(dir, 'admin-token')).mode & 0o777).toBe(0o600);
-    expect(secureFolder(dir)).toBe(0);
+    expect(secureFolder(dir)).toEqual({ changed: 0, notOwned: [] });
   });
 });
