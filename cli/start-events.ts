@@ -39,7 +39,7 @@ export async function startEvents(config: Config, deps: { database: Database; re
   const { database, logger } = deps;
   const db = database.db;
   const onError = (error: unknown, where: string) => logger.error({ err: error, where }, 'queue error');
-  const driver: QueueDriver<EventopsCatalog> = config.redisUrl ? createBullmqDriver({ connection: config.redisUrl, prefix: deps.queuePrefix ?? config.queuePrefix, onError, closeTimeoutMs: config.runs.shutdownTimeoutMs }) : createEmbeddedDriver({ db, onError, closeTimeoutMs: config.runs.shutdownTimeoutMs });
+  const driver: QueueDriver<EventopsCatalog> = config.redisUrl ? createBullmqDriver({ connection: config.redisUrl, prefix: deps.queuePrefix ?? config.queuePrefix, onError, closeTimeoutMs: config.runs.shutdownTimeoutMs, maxCrashes: config.limits.jobs.maxCrashes }) : createEmbeddedDriver({ db, onError, closeTimeoutMs: config.runs.shutdownTimeoutMs, maxCrashes: config.limits.jobs.maxCrashes });
   logger.info({ queue: config.redisUrl ? 'bullmq' : 'embedded' }, 'queue ready');
   const { metrics } = deps;
   const stored = createIntake({
@@ -153,7 +153,8 @@ export async function startEvents(config: Config, deps: { database: Database; re
     {
       concurrency: config.runs.concurrency,
       onFailed: (failure) => {
-        logger.warn({ err: failure.error, job: failure.id, attempt: failure.attempt, final: failure.final }, `${failure.job} failed`);
+        if (failure.parked) logger.error({ err: failure.error, job: failure.id, attempt: failure.attempt, final: true }, `${failure.job} parked after a crash loop`);
+        else logger.warn({ err: failure.error, job: failure.id, attempt: failure.attempt, final: failure.final }, `${failure.job} failed`);
         // A task whose job gave up would stay queued (its id is kept, so the sweeper cannot add it again): fail the attempt.
         const lost = /^run-task:([^:]+):([^:]+):(\d+)$/.exec(failure.id);
         if (failure.final && lost) {

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { createMetrics, type Metrics } from '../metrics/index.js';
 import { createSecretStore, type Config } from '../config/index.js';
 import { createReconciler, type ProcessReconciler } from '../reconciler/index.js';
-import { openDatabase, type Campaign, type Database } from '../schemas/database/index.js';
+import { openDatabase, secureFolder, type Campaign, type Database } from '../schemas/database/index.js';
 import { agentAuthenticator, agentSockets, createApp, ensureAdminToken, probeRoutes, setAdminToken, startHttpServer, type AgentSockets, type ReadinessCheck } from '../webhooks/index.js';
 import { Hono } from 'hono';
 import { ROLES, sourcesPushedTo, startEvents, type EventSide, type Role } from './start-events.js';
@@ -43,6 +43,10 @@ export async function startServer(config: Config, options: StartServerOptions = 
   const logger = options.logger ?? createServerLogger(config.logLevel);
   const roles = new Set(options.roles ?? ROLES);
   const metrics = createMetrics();
+  // Events, the admin token and git caches live here: the folder is the owner's alone (0700), whatever the database.
+  const secured = secureFolder(config.dataDir);
+  if (secured.changed > 0) logger.info({ dataDir: config.dataDir, tightened: secured.changed }, 'data folder: group and other permissions removed');
+  if (secured.notOwned.length > 0) logger.warn({ paths: secured.notOwned.slice(0, 10) }, 'data folder: cannot remove group and other permissions of paths another user owns; make the data folder the eventops user\'s (mode 0700)');
   const database = await openDatabase({ ...(config.databaseUrl ? { url: config.databaseUrl } : {}), dataDir: config.dataDir });
   logger.info({ driver: database.driver, ...(database.driver === 'pglite' ? { dataDir: config.dataDir } : {}) }, 'database ready');
   // The embedded database belongs to one process, so the roles this one leaves out run nowhere.

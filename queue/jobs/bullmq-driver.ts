@@ -1,12 +1,16 @@
 // The production queue driver: BullMQ on Redis, one BullMQ Queue per catalog queue and one
 // Worker per queue worked on. Every Redis connection is opened by the factory (producers) or by
-// `work` (workers), and `close` ends them all.
+// `work` (workers), and `close` ends them all. A job whose worker died while running it is a
+// "stalled" job to BullMQ: taken again, and failed once it stalled `maxCrashes` times (parked, so
+// a job that kills its process cannot crash-loop every restart).
 import { Queue, UnrecoverableError, WaitingError, Worker, type Job, type JobsOptions, type KeepJobs } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
+import { DEFAULT_LIMITS } from '../../config/index.js';
 import { eventopsCatalog, resolveJob, type Catalog, type EventopsCatalog, type QueueName, type ResolvedJob } from './catalog.js';
 import {
   errorMessage,
   handlerFor,
+  parkedMessage,
   unlessAborted,
   withTimeout,
   type EnqueueResult,
@@ -31,9 +35,19 @@ export interface BullmqDriverOptions<C extends Catalog> {
    * (at most 10,000 per queue), failed for 7 days (at most 50,000).
    */
   retention?: { completed: KeepJobs; failed: KeepJobs };
+  /**
+   * A job that stalled this many times (its worker died, or hung past `lockMs`, while running it)
+   * is failed as parked instead of taken again. Default: limits.jobs.maxCrashes (2).
+   */
+  maxCrashes?: number;
+  /** How long a worker's lock on a running job lasts without renewal; also how often stalled jobs are looked for. Default 30 s. */
+  lockMs?: number;
   /** Connection errors and other failures of the driver itself. Default: a process warning. */
   onError?: (error: unknown, where: string) => void;
 }
+
+/** The reason BullMQ fails a job with once it stalled more than `maxStalledCount` times. */
+const STALLED_TOO_OFTEN = 'job stalled more than allowable limit';
 
 const DEFAULT_RETENTION = {
   completed: { age: 24 * 3600, count: 10_000 },
@@ -59,6 +73,9 @@ export function createBullmqDriver<C extends Catalog = EventopsCatalog>(options:
   const { prefix } = options;
   const closeTimeoutMs = options.closeTimeoutMs ?? 30_000;
   const retention = options.retention ?? DEFAULT_RETENTION;
+  const maxCrashes = options.maxCrashes ?? DEFAULT_LIMITS.jobs.maxCrashes;
+  if (!Number.isInteger(maxCrashes) || maxCrashes < 1) throw new Error(`maxCrashes must be a whole number of at least 1, got ${maxCrashes}`);
+  const lockMs = options.lockMs ?? 30_000;
   const onError = options.onError ?? ((error: unknown, where: string) => process.emitWarning(`queue driver (bullmq, ${where}): ${errorMessage(error)}`));
 
   // Producers fail fast when Redis is away (the sweeper re-enqueues from Postgres later);
@@ -126,8 +143,13 @@ export function createBullmqDriver<C extends Catalog = EventopsCatalog>(options:
       status,
       payload: job.data,
       attempts: job.attemptsMade + (status === 'active' ? 1 : 0),
-      ...(job.failedReason ? { error: job.failedReason } : {}),
+      ...(job.failedReason ? { error: failedReason(id, job) } : {}),
     };
+  }
+
+  /** The job's failure as eventops words it: BullMQ's own reason for a crash loop says neither what nor what to do. */
+  function failedReason(id: string, job: Job): string {
+    return job.failedReason === STALLED_TOO_OFTEN ? parkedMessage(id, job.stalledCounter) : job.failedReason;
   }
 
   async function work(handlers: Handlers<C>, workOptions: WorkOptions<C>): Promise<void> {
@@ -168,8 +190,23 @@ export function createBullmqDriver<C extends Catalog = EventopsCatalog>(options:
           throw error instanceof Error ? error : new Error(errorMessage(error));
         }
       };
-      const worker = new Worker(name, processor, { connection: consumer, prefix, concurrency: workOptions.concurrency, autorun: true });
+      // BullMQ fails a job once its stall count goes past maxStalledCount: the `maxCrashes`th stall.
+      const worker = new Worker(name, processor, {
+        connection: consumer,
+        prefix,
+        concurrency: workOptions.concurrency,
+        autorun: true,
+        maxStalledCount: maxCrashes - 1,
+        lockDuration: lockMs,
+        stalledInterval: lockMs,
+      });
       worker.on('error', (error) => onError(error, `worker ${name}`));
+      // A job failed for stalling never reaches the processor: report it here.
+      worker.on('failed', (job, error) => {
+        if (!job || error.message !== STALLED_TOO_OFTEN) return;
+        const id = catalogJobId(job.id ?? '');
+        workOptions.onFailed?.({ queue: name, job: job.name, id, attempt: job.attemptsMade, final: true, parked: true, error: new Error(parkedMessage(id, job.stalledCounter)) });
+      });
       // BullMQ only reports a lost lock; the contract says the handler's signal aborts.
       worker.on('lockRenewalFailed', (ids) => {
         for (const id of ids) worker.cancelJob(id, `the lock on job ${id} was lost (another worker may run it)`);

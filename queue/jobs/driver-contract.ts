@@ -3,9 +3,12 @@
 // catalog (short backoffs) so retries take milliseconds. Each test gets fresh storage, and a
 // driver a test leaves open fails that test.
 import { createHook } from 'node:async_hooks';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Type } from '@sinclair/typebox';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { defineCatalog, defineJob, InvalidPayloadError } from './catalog.js';
+import type { CrashChildArgs, CrashChildStorage } from './crash-loop-child.js';
 import type { Handlers, JobContext, JobFailure, QueueDriver } from './driver.js';
 
 const Key = Type.String({ minLength: 1 });
@@ -49,6 +52,39 @@ export interface ContractTarget {
   teardown(): Promise<void>;
   /** Whether this target's drivers own every socket and timer they use, so open handles can be counted. */
   countsHandles: boolean;
+  /** The current test's storage as another process opens it (absent: one process only, e.g. an in-memory PGlite). */
+  childStorage?(): CrashChildStorage;
+}
+
+/** What one start of `crash-loop-child.ts` did. */
+interface ChildStart {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  lines: Record<string, unknown>[];
+}
+
+const CHILD = fileURLToPath(new URL('./crash-loop-child.ts', import.meta.url));
+
+/** Starts the crash-loop child once and waits for it to exit (or be killed); a minute at most. */
+function startChild(args: CrashChildArgs): Promise<ChildStart> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const lines = out
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      if (code !== 0 && signal !== 'SIGKILL') reject(new Error(`crash-loop child exited with ${code}: ${err.slice(-2000)}`));
+      else resolve({ code, signal, lines });
+    });
+  });
 }
 
 interface Call {
@@ -91,7 +127,8 @@ function trackHandles(): { closed: () => void; live: () => string[]; stop: () =>
   };
 }
 
-export function describeDriverContract(name: string, setup: () => Promise<ContractTarget>): void {
+/** `separateProcesses`: the storage can be opened by child processes too (then the crash-loop test runs). */
+export function describeDriverContract(name: string, setup: () => Promise<ContractTarget>, separateProcesses = false): void {
   describe(`queue driver contract: ${name}`, () => {
     let target: ContractTarget;
     let opened: { driver: QueueDriver<ContractCatalog>; closed: () => boolean }[] = [];
@@ -360,6 +397,33 @@ export function describeDriverContract(name: string, setup: () => Promise<Contra
       expect(ran('stuck').map((c) => c.attempt)).toEqual([1, 1]);
       await next.close();
     });
+
+    // Defined only where child processes can open the storage (an in-memory PGlite cannot be shared).
+    if (separateProcesses) {
+      it(
+        'parks a job that crashed its process maxCrashes times: failed with a crash-loop error, not run on the next start',
+        async () => {
+          const storage = target.childStorage?.();
+          if (!storage) throw new Error(`the target ${name} cannot be opened from another process`);
+          const args: CrashChildArgs = { storage, key: `loop-${Date.now()}`, maxCrashes: 2, lockMs: 500 };
+          const first = await startChild(args);
+          const second = await startChild(args);
+          // Both starts ran the job, and it killed them.
+          for (const start of [first, second]) {
+            expect(start.signal).toBe('SIGKILL');
+            expect(start.lines.filter((l) => 'running' in l)).toHaveLength(1);
+          }
+          const third = await startChild(args);
+          expect(third.code).toBe(0);
+          expect(third.lines.filter((l) => 'running' in l), 'the third start ran the job that crashed twice').toEqual([]);
+          const id = `crash:${args.key}`;
+          const message = `job ${id} was running when its process died 2 times (a crash loop?); parked — not retried (limits.jobs.maxCrashes)`;
+          expect(third.lines.find((l) => 'job' in l)?.job).toMatchObject({ id, status: 'failed', error: message });
+          expect(third.lines.find((l) => 'failed' in l)?.failed).toEqual({ id, final: true, parked: true, message });
+        },
+        180_000,
+      );
+    }
 
     it('keeps jobs enqueued before any worker across a restart', async () => {
       const producer = open();

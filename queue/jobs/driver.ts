@@ -7,6 +7,7 @@ export interface JobContext {
   /**
    * This run's number, 1 for the first. A run given back by a closing driver does not count; a run
    * lost to a crash counts on the embedded driver (BullMQ counts stalls apart, in `maxStalledCount`).
+   * Crashes are also counted apart from attempts on both drivers: see `parkedMessage`.
    */
   attempt: number;
   /** Aborted when the driver gives up waiting for the handler (close timeout) or loses the job's lock. */
@@ -43,6 +44,8 @@ export interface JobFailure {
   attempt: number;
   /** No run follows: the job is now `failed`. */
   final: boolean;
+  /** Failed because it was running when its process died `maxCrashes` times (a crash loop), not because it threw. */
+  parked?: boolean;
   error: unknown;
 }
 
@@ -104,6 +107,19 @@ export interface QueueDriver<C extends Catalog> {
    */
   close(): Promise<void>;
 }
+
+/**
+ * The error of a job parked after a crash loop. A run lost to a crash (SIGKILL, an out-of-memory
+ * abort) is normally taken again, but a job that itself kills the process would then kill every
+ * restart: after `limits.jobs.maxCrashes` such runs the job is failed with this message instead.
+ * Crashes are counted apart from attempts, which stay for errors a handler throws (with backoff).
+ */
+export function parkedMessage(id: string, crashes: number): string {
+  return PARKED_TEMPLATE.replace('{id}', id).replace('{n}', `${crashes} time${crashes === 1 ? '' : 's'}`);
+}
+
+/** `parkedMessage` with `{id}` and `{n}` (the count and its noun) to fill in, for drivers that build it in SQL. */
+export const PARKED_TEMPLATE = 'job {id} was running when its process died {n} (a crash loop?); parked — not retried (limits.jobs.maxCrashes)';
 
 /** `error`'s message, for storing: an `Error`'s message, else its string form. */
 export function errorMessage(error: unknown): string {

@@ -62,17 +62,19 @@ describeDriverContract('bullmq (Redis)', async () => {
       prefix = `${FILE_PREFIX}-contract-${n++}`;
     },
     makeDriver: (options) => createBullmqDriver({ connection: REDIS_URL, prefix, catalog: contractCatalog, onError: failOnError, ...options }),
+    childStorage: () => ({ driver: 'bullmq', redisUrl: REDIS_URL, prefix }),
     async teardown() {
       await deleteKeys(admin, FILE_PREFIX);
       await admin.quit();
     },
   };
-});
+}, true);
 
 /** The embedded driver on `database`, its table emptied before each test. */
-function embeddedTarget(database: Database, cleanup: () => Promise<void>, countsHandles: boolean): ContractTarget {
+function embeddedTarget(database: Database, cleanup: () => Promise<void>, countsHandles: boolean, url?: string): ContractTarget {
   return {
     countsHandles,
+    ...(url ? { childStorage: () => ({ driver: 'embedded' as const, databaseUrl: url }) } : {}),
     async reset() {
       await database.db.delete(queueJobs);
     },
@@ -81,11 +83,12 @@ function embeddedTarget(database: Database, cleanup: () => Promise<void>, counts
   };
 }
 
-async function openPostgres(): Promise<{ database: Database; cleanup: () => Promise<void> }> {
+async function openPostgres(): Promise<{ database: Database; url: string; cleanup: () => Promise<void> }> {
   const testDb = await createTestDatabase();
   const database = await openDatabase({ url: testDb.url, dataDir: tmpdir() });
   return {
     database,
+    url: testDb.url,
     cleanup: async () => {
       await database.close();
       await testDb.drop();
@@ -107,9 +110,9 @@ async function openPglite(): Promise<{ database: Database; cleanup: () => Promis
 
 // The pool keeps idle PostgreSQL connections and their timers: handles cannot be counted there.
 describeDriverContract('embedded (PostgreSQL)', async () => {
-  const { database, cleanup } = await openPostgres();
-  return embeddedTarget(database, cleanup, false);
-});
+  const { database, cleanup, url } = await openPostgres();
+  return embeddedTarget(database, cleanup, false, url);
+}, true);
 
 describeDriverContract('embedded (PGlite)', async () => {
   const { database, cleanup } = await openPglite();

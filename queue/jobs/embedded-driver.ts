@@ -2,14 +2,17 @@
 // has (PostgreSQL or the embedded PGlite), so one process runs with no Redis and a restart loses
 // nothing. Workers claim jobs with `for update skip locked` (several processes may share a
 // PostgreSQL database), hold them with a lock that a heartbeat extends, and a job whose lock
-// expired (its worker crashed) is taken again. The `attempts` column doubles as a fencing token:
-// a worker only finishes the run it claimed.
+// expired (its worker crashed) is taken again, unless such crashes happened `maxCrashes` times:
+// then it is parked (failed), so a job that kills its process cannot crash-loop every restart.
+// The `attempts` column doubles as a fencing token: a worker only finishes the run it claimed.
 import { and, asc, eq, inArray, lt, lte, or, sql } from 'drizzle-orm';
 import { queueJobs, type Db, type QueueJobRow } from '../../schemas/database/index.js';
+import { DEFAULT_LIMITS } from '../../config/index.js';
 import { backoffDelayMs, eventopsCatalog, resolveJob, specOf, type Catalog, type EventopsCatalog, type QueueName, type ResolvedJob } from './catalog.js';
 import {
   errorMessage,
   handlerFor,
+  PARKED_TEMPLATE,
   unlessAborted,
   withTimeout,
   type EnqueueResult,
@@ -33,6 +36,11 @@ export interface EmbeddedDriverOptions<C extends Catalog> {
   closeTimeoutMs?: number;
   /** How long finished rows are kept (and so still deduplicated by id). Default: completed 24 h, failed 7 days. */
   retention?: { completedMs: number; failedMs: number };
+  /**
+   * A job whose claim expired this many times (its process died, or hung past `lockMs`, while
+   * running it) is failed as parked instead of taken again. Default: limits.jobs.maxCrashes (2).
+   */
+  maxCrashes?: number;
   /** Database failures of the driver itself (it keeps trying). Default: a process warning. */
   onError?: (error: unknown, where: string) => void;
 }
@@ -72,6 +80,8 @@ export function createEmbeddedDriver<C extends Catalog = EventopsCatalog>(option
   const pollMs = options.pollMs ?? 200;
   const lockMs = options.lockMs ?? 30_000;
   const closeTimeoutMs = options.closeTimeoutMs ?? 30_000;
+  const maxCrashes = options.maxCrashes ?? DEFAULT_LIMITS.jobs.maxCrashes;
+  if (!Number.isInteger(maxCrashes) || maxCrashes < 1) throw new Error(`maxCrashes must be a whole number of at least 1, got ${maxCrashes}`);
   const retention = options.retention ?? { completedMs: 24 * 3600_000, failedMs: 7 * 24 * 3600_000 };
   const onError = options.onError ?? ((error: unknown, where: string) => process.emitWarning(`queue driver (embedded, ${where}): ${errorMessage(error)}`));
   const queueNames = Object.keys(catalog);
@@ -150,19 +160,35 @@ export function createEmbeddedDriver<C extends Catalog = EventopsCatalog>(option
     return rows.sort((a, b) => a.runAt.getTime() - b.runAt.getTime());
   }
 
-  /** Claims whose lock expired (their worker crashed or hung): back to waiting, or failed when that was the last attempt. */
-  async function reap(queue: string): Promise<void> {
+  /**
+   * Claims whose lock expired (their worker crashed or hung): one more crash counted, then back to
+   * waiting; failed when that was the last attempt, or parked (failed, reported as such) at
+   * `maxCrashes`. The expressions read the row as it was before this update.
+   */
+  async function reap(queue: string, workOptions: WorkOptions<C>): Promise<void> {
+    const parked = sql`${queueJobs.crashes} + 1 >= ${maxCrashes}::int`;
     const spent = sql`${queueJobs.attempts} >= ${queueJobs.maxAttempts}`;
-    await db
+    const lost = sql`'the worker running attempt ' || ${queueJobs.attempts} || ' stopped renewing its lock (crashed or hung)'`;
+    const count = sql`${queueJobs.crashes} + 1`;
+    const parkedError = sql`replace(replace(${PARKED_TEMPLATE}::text, '{id}', ${queueJobs.id}), '{n}', ${count} || case when ${count} = 1 then ' time' else ' times' end)`;
+    const reaped = await db
       .update(queueJobs)
       .set({
-        status: sql`case when ${spent} then 'failed' else 'waiting' end`,
-        lastError: sql`'the worker running attempt ' || ${queueJobs.attempts} || ' stopped renewing its lock (crashed or hung)'`,
-        finishedAt: sql`case when ${spent} then now() end`,
+        crashes: sql`${queueJobs.crashes} + 1`,
+        status: sql`case when ${parked} or ${spent} then 'failed' else 'waiting' end`,
+        lastError: sql`case when ${parked} then ${parkedError} else ${lost} end`,
+        finishedAt: sql`case when ${parked} or ${spent} then now() end`,
         runAt: sql`now()`,
         lockedUntil: null,
       })
-      .where(and(eq(queueJobs.queue, queue), eq(queueJobs.status, 'active'), lt(queueJobs.lockedUntil, sql`now()`)));
+      .where(and(eq(queueJobs.queue, queue), eq(queueJobs.status, 'active'), lt(queueJobs.lockedUntil, sql`now()`)))
+      .returning({ id: queueJobs.id, name: queueJobs.name, attempts: queueJobs.attempts, crashes: queueJobs.crashes, status: queueJobs.status, lastError: queueJobs.lastError });
+    for (const job of reaped) {
+      if (job.status !== 'failed') continue;
+      const isParked = job.crashes >= maxCrashes;
+      const message = job.lastError ?? 'its worker stopped renewing its lock';
+      workOptions.onFailed?.({ queue, job: job.name, id: job.id, attempt: job.attempts, final: true, ...(isParked ? { parked: true } : {}), error: new Error(message) });
+    }
   }
 
   /** The claimed run, still ours: same attempt, still active. */
@@ -295,7 +321,7 @@ export function createEmbeddedDriver<C extends Catalog = EventopsCatalog>(option
         let full = false;
         try {
           if (Date.now() - lastReap >= REAP_EVERY_MS) {
-            await reap(queue);
+            await reap(queue, workOptions);
             lastReap = Date.now();
           }
           const free = workOptions.concurrency - running.size;

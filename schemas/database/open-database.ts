@@ -2,12 +2,14 @@
 // embedded PGlite in the data folder. Applies the committed migrations first (once, under an
 // advisory lock, so several processes starting together do not race), and offers the one lock
 // primitive the reconciler needs. Called by the composition root only.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import * as tables from './tables.js';
 import { lockKey } from './lock-key.js';
+import { lockFolder } from './folder-lock.js';
+import { secureFolder } from './secure-folder.js';
 import { campaignInProcess, campaignOnPostgres, type Campaign, type CampaignOptions } from './leadership.js';
 
 export type Tables = typeof tables;
@@ -100,14 +102,21 @@ async function openPglite(options: OpenDatabaseOptions): Promise<Database> {
   let dataDir: string | undefined;
   let release = () => undefined as void;
   if (!options.inMemory) {
+    secureFolder(options.dataDir);
     dataDir = join(options.dataDir, 'pglite');
-    mkdirSync(dataDir, { recursive: true });
-    release = lockFolder(dataDir);
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    // The embedded database belongs to one process: a second one opening the same files would corrupt them.
+    release = await lockFolder(join(options.dataDir, 'pglite.pid'), {
+      what: `the embedded database in ${dataDir}`,
+      hint: 'stop that eventops, or set DATABASE_URL to share a PostgreSQL server between processes',
+    });
   }
   const client = new PGlite(dataDir);
   const db = drizzle(client, { schema: tables });
   try {
     await migrate(db, { migrationsFolder: migrationsFolder() });
+    // PGlite's file layer made its files 0666 (it sets modes itself, ignoring the umask).
+    if (dataDir) secureFolder(dataDir);
   } catch (error) {
     await client.close();
     release();
@@ -130,44 +139,4 @@ async function openPglite(options: OpenDatabaseOptions): Promise<Database> {
     campaign: (_name, options) => campaignInProcess(options),
     close: () => (closed ??= client.close().finally(release)),
   };
-}
-
-/**
- * The embedded database belongs to one process: a second one opening the same files would
- * corrupt them. A lock file holds the owner's pid; one left by a process that is gone is taken
- * over. Returns the release function.
- */
-function lockFolder(dir: string): () => void {
-  const lock = join(dir, '..', 'pglite.pid');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      writeFileSync(lock, String(process.pid), { flag: 'wx' });
-      lockedHere.add(lock);
-      return () => {
-        lockedHere.delete(lock);
-        rmSync(lock, { force: true });
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const owner = Number(readFileSync(lock, 'utf8'));
-      // Our own pid in a lock we did not take is a leftover of an earlier run (pid 1 in a container).
-      const inUse = owner === process.pid ? lockedHere.has(lock) : Number.isInteger(owner) && owner > 0 && alive(owner);
-      if (inUse) {
-        throw new Error(`the embedded database in ${dir} is in use by process ${owner}: stop that eventops, or set DATABASE_URL to share a PostgreSQL server between processes`);
-      }
-      rmSync(lock, { force: true });
-    }
-  }
-  throw new Error(`cannot lock the embedded database in ${dir}`);
-}
-
-const lockedHere = new Set<string>();
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -139,6 +139,8 @@ export const queueJobs = pgTable(
     status: text('status').notNull().default('waiting'),
     attempts: integer('attempts').notNull().default(0),
     maxAttempts: integer('max_attempts').notNull().default(1),
+    /** Runs lost because their process died while running them (counted apart from attempts: limits.jobs.maxCrashes). */
+    crashes: integer('crashes').notNull().default(0),
     /** Not before this time (delays and backoff). */
     runAt: timestamp('run_at', { withTimezone: true }).notNull().defaultNow(),
     /** While `active`: when the worker's claim expires and another may take the job. */
