@@ -88,7 +88,7 @@ export function createLogWriter(db: Db, key: { runId: string; task: string; atte
       }
       if (!tail) {
         tail = { lines: [], start: 0, bytes: 0, dropped: 0, droppedLines: 0 };
-        buffered({ at: line.at, stream: 'system', text: `… the log is over ${sizeText(maxBytes)} (limits.logs.taskLogBytes): its last ${sizeText(tailBytes)} are written when the task ends …` }, LINE_OVERHEAD_BYTES);
+        buffered({ at: line.at, stream: 'system', text: `… the log is over ${sizeText(maxBytes)} (limits.logs.taskLogSize): its last ${sizeText(tailBytes)} are written when the task ends …` }, LINE_OVERHEAD_BYTES);
       }
       tail.lines.push(line);
       tail.bytes += bytes;
