@@ -139,7 +139,12 @@ async function followLog(server: string, token: string | undefined, url: string,
         if (event.id !== undefined) lastId = event.id;
         if (event.event === 'line') onLine(JSON.parse(event.data) as LogLineItem);
         else if (event.event === 'end') return JSON.parse(event.data) as LogEnd;
-        else if (event.event === 'error') throw new FollowError(`the server at ${server} stopped following the log: ${(JSON.parse(event.data) as { message?: string }).message ?? event.data}`);
+        else if (event.event === 'error') {
+          const said = JSON.parse(event.data) as { code?: string; message?: string };
+          // Fell behind a fast log: the server asks for a reconnect, which resumes after lastId.
+          if (said.code === 'TooSlow') break;
+          throw new FollowError(`the server at ${server} stopped following the log: ${said.message ?? event.data}`);
+        }
       }
       reason = 'the connection closed before the run ended';
     } catch (error) {
