@@ -106,6 +106,7 @@ export async function startEvents(config: Config, deps: { database: Database; re
     workerId,
     leaseMs: config.runs.leaseMs,
     logger,
+    taskLogBytes: config.limits.logs.taskLogBytes,
     onStarted: async (run, task, attempt) => {
       const jobs = await taskStarted(run, task, attempt);
       if (jobs.length > 0) await enqueue(jobs);

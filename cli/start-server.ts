@@ -123,7 +123,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
         },
         generic: { receivers: config.receivers, secret: (name) => secrets.get(name) },
       },
-      runs: { engine },
+      runs: { engine, limits: config.limits.logs },
       probes,
       limits: config.limits.http,
     });

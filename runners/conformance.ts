@@ -232,6 +232,20 @@ export function runnerConformance(name: string, setup: Setup): void {
       }
     });
 
+    it('masks a secret that straddles the cut of a long line (64 KiB), in no piece half shown', async () => {
+      const token = 'S3CRET-straddling-the-cut-0123456789';
+      // 65,520 zeros then the secret: the line is cut at 65,536 bytes, inside the secret.
+      const { result, stdout } = await run({ env: { TOKEN: token }, secrets: [token], commands: ['printf "%065520d" 0', 'printf "%s-after\\n" "$TOKEN"', 'echo next'] });
+      expect(result.status).toBe('succeeded');
+      for (const text of stdout) {
+        expect(text).not.toContain('S3CRET');
+        expect(text).not.toContain('0123456789');
+        expect(Buffer.byteLength(text)).toBeLessThanOrEqual(64 * 1024 + token.length);
+      }
+      expect(stdout.at(-1)).toBe('next');
+      expect(stdout.slice(0, -1).join('')).toBe(`${'0'.repeat(65_520)}***-after`);
+    });
+
     it('masks secrets in the error of a failed attempt', async () => {
       const { result } = await run({ secrets: ['hidden-name'], commands: ['true'], outputs: [{ name: 'x', fromFile: 'hidden-name.txt' }] });
       expect(result.status).toBe('failed');

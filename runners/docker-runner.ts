@@ -196,6 +196,7 @@ async function runAttempt(execution: TaskExecution, io: RunnerIo, settings: Sett
       docker,
       host,
       emit,
+      lines: report.lines,
       signal: io.signal,
       ...(execution.timeoutMs === undefined ? {} : { timeoutMs: execution.timeoutMs }),
       killGraceMs: settings.killGraceMs,

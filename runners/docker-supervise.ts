@@ -6,7 +6,7 @@
 import { Writable, type Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import type { LogStream } from './runner.js';
-import { createLineSplitter } from './line-splitter.js';
+import type { LineSplitter } from './line-splitter.js';
 import { dockerMessage, dockerStep, statusOf } from './docker-connection.js';
 import { durationText } from './duration-text.js';
 import { sizeText } from './read-outputs.js';
@@ -21,6 +21,8 @@ export interface SuperviseOptions {
   /** The host as shown in messages. */
   host: string;
   emit: Emit;
+  /** Turns one output stream into masked lines (AttemptReport.lines: long lines cut around secrets). */
+  lines(stream: 'stdout' | 'stderr'): LineSplitter;
   signal: AbortSignal;
   timeoutMs?: number;
   killGraceMs: number;
@@ -47,7 +49,7 @@ export async function superviseContainer(container: Docker.Container, options: S
     container.attach({ stream: true, stdin: withStdin, stdout: true, stderr: true, hijack: true }),
   )) as NodeJS.ReadWriteStream & Readable;
   try {
-    const output = readOutput(options.docker, stream, emit);
+    const output = readOutput(options.docker, stream, emit, options.lines);
     if (abort.aborted) return { kind: 'not_started' };
     await dockerStep(options.host, 'start the container', () => container.start());
     emit('system', options.started);
@@ -120,9 +122,9 @@ export async function outOfMemory(container: Docker.Container): Promise<string> 
 }
 
 /** Lines of the attach stream, demultiplexed; resolves when the stream is closed. */
-function readOutput(docker: Docker, stream: NodeJS.ReadWriteStream & Readable, emit: Emit): Promise<void> {
+function readOutput(docker: Docker, stream: NodeJS.ReadWriteStream & Readable, emit: Emit, lines: SuperviseOptions['lines']): Promise<void> {
   const sink = (name: 'stdout' | 'stderr') => {
-    const splitter = createLineSplitter((text) => emit(name, text));
+    const splitter = lines(name);
     const writable = new Writable({
       write(chunk: Buffer, _encoding, callback) {
         splitter.write(chunk);

@@ -2,11 +2,13 @@
 // stdout and stderr into one log: the entry script (kubernetes-job.ts) prefixes each stderr line
 // with a per-attempt tag, and the wrapper prints the results between markers after the task's own
 // output. An image run as built (plain) has neither: its whole log is stdout. Each task line is
-// masked whole before a long one is cut, so a cut cannot split a secret.
+// masked whole before a long one is cut, and the first cut of the raw log (into lines of at most
+// a MiB or so) is made around the secrets, so no cut can split a secret.
 import type { LogStream } from './runner.js';
 import { createLineSplitter, MAX_LINE_BYTES } from './line-splitter.js';
 import { createResultsSplitter, type RemoteScript } from './remote-script.js';
 import { OUTPUT_FILE_FACTOR } from './read-outputs.js';
+import type { Masker } from './mask.js';
 
 export interface PodLog {
   /** The log's next bytes, in order. */
@@ -21,7 +23,7 @@ export interface WrapperLogInput {
   markers: RemoteScript['markers'];
   stderrTag: string;
   maxOutputBytes: number;
-  mask(text: string): string;
+  mask: Masker;
   /** Reports a line already masked. */
   emitMasked(stream: LogStream, text: string): void;
 }
@@ -48,7 +50,7 @@ export function wrapperLog(input: WrapperLogInput): PodLog {
     if (resultsState === 'before' && line === markers.start) resultsState = 'inside';
     else if (resultsState === 'inside' && line === markers.end) resultsState = 'after';
     results.line(line);
-  }, resultsLineBytes);
+  }, resultsLineBytes, input.mask.needles);
   return {
     write: (chunk) => lines.write(chunk),
     complete: () => resultsState === 'after',
@@ -61,13 +63,13 @@ export function wrapperLog(input: WrapperLogInput): PodLog {
   };
 }
 
-/** Lines a plain container's log is first cut into (to be masked whole, then cut again): a secret across this cut is masked in neither piece. */
+/** Lines a plain container's log is first cut into (around the secrets; each is masked whole, then cut again). */
 const PLAIN_LINE_BYTES = 1024 * 1024;
 
 /** The log of an image run as built: every line is stdout, and no results are printed. */
 export function plainLog(input: Pick<WrapperLogInput, 'mask' | 'emitMasked'>): PodLog {
   const taskLine = maskedLines(input.mask, input.emitMasked);
-  const lines = createLineSplitter((text) => taskLine('stdout', text), PLAIN_LINE_BYTES);
+  const lines = createLineSplitter((text) => taskLine('stdout', text), PLAIN_LINE_BYTES, input.mask.needles);
   return {
     write: (chunk) => lines.write(chunk),
     complete: () => false,

@@ -2,6 +2,7 @@
 // without newline, characters split between chunks, and lines too long to keep whole.
 import { describe, expect, it } from 'vitest';
 import { createLineSplitter } from './line-splitter.js';
+import { createMasker } from './mask.js';
 
 const split = (chunks: (string | Buffer)[], max?: number) => {
   const lines: string[] = [];
@@ -43,5 +44,31 @@ describe('createLineSplitter', () => {
     expect(lines).toHaveLength(97);
     splitter.end();
     expect(lines.join('')).toHaveLength(100_000);
+  });
+});
+
+describe('createLineSplitter with texts to keep whole', () => {
+  it('never cuts inside a kept text: the cut moves before it, so masking each piece hides it', () => {
+    const secret = 'SECRET-VALUE';
+    const pieces = split([`abcdefghSECRET-VALUE-tail\n`], 10);
+    // Without keepWhole the cut falls inside the secret.
+    expect(pieces[0]).toBe('abcdefghSE');
+    const kept: string[] = [];
+    const splitter = createLineSplitter((text) => kept.push(text), 10, [secret]);
+    splitter.write(Buffer.from('abcdefghSECRET-VALUE-tail\nnext\n'));
+    splitter.end();
+    expect(kept).toEqual(['abcdefgh', 'SECRET-VALUE', '-tail', 'next']);
+    expect(kept.slice(0, 3).join('')).toBe('abcdefghSECRET-VALUE-tail');
+  });
+
+  it('cuts around a kept text arriving byte by byte in an endless line, memory bounded', () => {
+    const mask = createMasker(['0123456789ab']);
+    const kept: string[] = [];
+    const splitter = createLineSplitter((text) => kept.push(text), 8, mask.needles);
+    for (const byte of Buffer.from('xxxxxx0123456789abyyyyyyyyyyyy0123456789ab')) splitter.write(Buffer.from([byte]));
+    splitter.end();
+    expect(kept.join('')).toBe('xxxxxx0123456789abyyyyyyyyyyyy0123456789ab');
+    expect(kept.map(mask).join('')).toBe('xxxxxx***yyyyyyyyyyyy***');
+    for (const piece of kept) expect(Buffer.byteLength(piece)).toBeLessThanOrEqual(8 + 12);
   });
 });

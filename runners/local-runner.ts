@@ -88,6 +88,7 @@ async function runAttempt(execution: TaskExecution, io: RunnerIo, settings: Sett
       killGraceMs: settings.killGraceMs,
       signal: io.signal,
       onLine: emit,
+      lines: report.lines,
     });
     result = await resultOf(ending);
   } finally {

@@ -1,12 +1,17 @@
 // Masks secret values in log text. Each non-empty secret is replaced by `***`, and so is each
 // non-empty line of a multi-line secret (a PEM key printed by a task arrives one line at a
 // time, so the whole value never appears in any one log line). Longer values are replaced
-// first, so a secret that contains another one is masked whole.
+// first, so a secret that contains another one is masked whole. The masker also names the texts
+// it replaces (`needles`): the line splitter never cuts a long line inside one of them, so each
+// piece is masked with every secret in it whole.
 
 export const MASK = '***';
 
+/** Masks text; `needles` are the texts it replaces (longest first), for cutting lines around them. */
+export type Masker = ((text: string) => string) & { readonly needles: readonly string[] };
+
 /** A function replacing every occurrence of every secret (and of each line of a multi-line one) with `***`. */
-export function createMasker(secrets: readonly string[]): (text: string) => string {
+export function createMasker(secrets: readonly string[]): Masker {
   const needles = new Set<string>();
   for (const secret of secrets) {
     if (secret.length === 0) continue;
@@ -17,10 +22,13 @@ export function createMasker(secrets: readonly string[]): (text: string) => stri
     }
   }
   const ordered = [...needles].sort((a, b) => b.length - a.length);
-  if (ordered.length === 0) return (text) => text;
-  return (text) => {
-    let masked = text;
-    for (const needle of ordered) if (masked.includes(needle)) masked = masked.split(needle).join(MASK);
-    return masked;
-  };
+  const mask =
+    ordered.length === 0
+      ? (text: string) => text
+      : (text: string) => {
+          let masked = text;
+          for (const needle of ordered) if (masked.includes(needle)) masked = masked.split(needle).join(MASK);
+          return masked;
+        };
+  return Object.assign(mask, { needles: ordered });
 }

@@ -11,7 +11,7 @@ import ssh2 from 'ssh2';
 import type { LogStream, Runner, RunnerIo, TaskExecution, TaskResult } from './runner.js';
 import { attemptReport } from './attempt-report.js';
 import { createMasker } from './mask.js';
-import { createLineSplitter } from './line-splitter.js';
+import type { LineSplitter } from './line-splitter.js';
 import { createResultsSplitter, executionProblem, parseResults, remoteScript, type RemoteScript } from './remote-script.js';
 import { collectOutputs, OUTPUT_FILE_FACTOR } from './read-outputs.js';
 import { durationText } from './duration-text.js';
@@ -218,7 +218,7 @@ async function runAttempt(execution: TaskExecution, io: RunnerIo, pool: Pool, se
     };
     void stopped.then(startStopping);
 
-    const ending = await watchExec(session, wrapper.text, emit);
+    const ending = await watchExec(session, wrapper.text, emit, report.lines);
     shellEnded = true;
     clearTimeout(graceTimer);
     await Promise.all([...signals]);
@@ -301,7 +301,7 @@ async function runAttempt(execution: TaskExecution, io: RunnerIo, pool: Pool, se
  * the shell exited, output that stays open (a process that left its process group) is read for
  * at most DRAIN_QUIET_MS of quiet; then the session is closed.
  */
-function watchExec(session: Session, script: string, emit: (stream: LogStream, text: string) => void): Promise<ExecEnding> {
+function watchExec(session: Session, script: string, emit: (stream: LogStream, text: string) => void, lines: (stream: 'stdout' | 'stderr') => LineSplitter): Promise<ExecEnding> {
   const { channel, connection } = session;
   return new Promise((resolve) => {
     let status: ExecEnding | undefined;
@@ -313,8 +313,8 @@ function watchExec(session: Session, script: string, emit: (stream: LogStream, t
       clearTimeout(drainTimer);
       drainTimer = setTimeout(giveUp, DRAIN_QUIET_MS);
     };
-    const stdout = createLineSplitter((text) => emit('stdout', text));
-    const stderr = createLineSplitter((text) => emit('stderr', text));
+    const stdout = lines('stdout');
+    const stderr = lines('stderr');
     channel.on('data', (chunk: Buffer) => {
       stdout.write(chunk);
       quiet();

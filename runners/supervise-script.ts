@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import type { LogStream } from './runner.js';
-import { createLineSplitter } from './line-splitter.js';
+import type { LineSplitter } from './line-splitter.js';
 import { groupAlive, signalGroup } from './process-group.js';
 import { durationText } from './duration-text.js';
 
@@ -19,6 +19,8 @@ export interface ScriptLaunch {
   killGraceMs: number;
   signal: AbortSignal;
   onLine(stream: LogStream, text: string): void;
+  /** Turns one output stream into masked lines (AttemptReport.lines: long lines cut around secrets). */
+  lines(stream: 'stdout' | 'stderr'): LineSplitter;
 }
 
 export type ScriptEnding =
@@ -50,7 +52,7 @@ export async function superviseScript(launch: ScriptLaunch): Promise<ScriptEndin
   } catch (error) {
     return { kind: 'not_started', error: startError(launch.shell, error) };
   }
-  const output = Promise.all([readLines(child.stdout, 'stdout', onLine), readLines(child.stderr, 'stderr', onLine)]);
+  const output = Promise.all([readLines(child.stdout, 'stdout', launch), readLines(child.stderr, 'stderr', launch)]);
   const leader = new Promise<{ code: number | null; signal: NodeJS.Signals | null } | { error: unknown }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
     child.on('error', (error) => {
@@ -119,9 +121,9 @@ export async function superviseScript(launch: ScriptLaunch): Promise<ScriptEndin
 }
 
 /** Emits the stream's lines; resolves when it is closed (its last partial line flushed). */
-function readLines(stream: Readable | null, name: 'stdout' | 'stderr', onLine: ScriptLaunch['onLine']): Promise<void> {
+function readLines(stream: Readable | null, name: 'stdout' | 'stderr', { onLine, lines }: Pick<ScriptLaunch, 'onLine' | 'lines'>): Promise<void> {
   if (!stream) return Promise.resolve();
-  const splitter = createLineSplitter((text) => onLine(name, text));
+  const splitter = lines(name);
   return new Promise((resolve) => {
     stream.on('data', (chunk: Buffer) => splitter.write(chunk));
     stream.on('error', (error) => onLine('system', `reading ${name} failed: ${messageOf(error)}`));

@@ -106,12 +106,15 @@ async function runLogs(id: string, opts: LogsOptions, io: Io): Promise<number> {
   const printLine = (line: LogLineItem) => io.out(c.output === 'table' ? formatLogLine(line, width) : c.output === 'json' ? `${JSON.stringify(line)}\n` : `---\n${serialize(line, 'yaml')}`);
   const task = opts.task ? `&task=${encodeURIComponent(opts.task)}` : '';
   if (!opts.follow) {
+    // Pages of at most limits.logs.pageBytes; a page may end inside a chunk (`nextLine`).
     let after = 0;
+    let line = 0;
     for (;;) {
-      const page = (await c.client.get(path(id, `/logs?after=${after}${task}`))) as LogPage;
+      const page = (await c.client.get(path(id, `/logs?after=${after}${line > 0 ? `&line=${line}` : ''}${task}`))) as LogPage;
       page.lines.forEach(printLine);
       if (!page.more) return 0;
       after = page.next;
+      line = page.nextLine ?? 0;
     }
   }
   const end = await followLog(c.server, c.token, path(id, `/logs?follow=1${task}`), printLine);
@@ -136,7 +139,12 @@ async function followLog(server: string, token: string | undefined, url: string,
         if (event.id !== undefined) lastId = event.id;
         if (event.event === 'line') onLine(JSON.parse(event.data) as LogLineItem);
         else if (event.event === 'end') return JSON.parse(event.data) as LogEnd;
-        else if (event.event === 'error') throw new FollowError(`the server at ${server} stopped following the log: ${(JSON.parse(event.data) as { message?: string }).message ?? event.data}`);
+        else if (event.event === 'error') {
+          const said = JSON.parse(event.data) as { code?: string; message?: string };
+          // Fell behind a fast log: the server asks for a reconnect, which resumes after lastId.
+          if (said.code === 'TooSlow') break;
+          throw new FollowError(`the server at ${server} stopped following the log: ${said.message ?? event.data}`);
+        }
       }
       reason = 'the connection closed before the run ended';
     } catch (error) {

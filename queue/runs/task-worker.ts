@@ -34,6 +34,8 @@ export interface TaskWorkerDeps {
   /** How long a claim lasts without renewal; renewed every third of it. */
   leaseMs: number;
   logger: Logger;
+  /** Bytes of log stored per attempt (limits.logs.taskLogBytes); default DEFAULT_LIMITS'. */
+  taskLogBytes?: number;
   /** Times each attempt on its runner. */
   metrics?: Pick<Metrics, 'taskFinished'>;
   /** Called once a task is taken (`running`), before it runs (records its `task.started` event); a failure is only logged. */
@@ -161,7 +163,10 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
     } catch (error) {
       return { status: 'failed', exitCode: null, outputs: {}, error: error instanceof Error ? error.message : String(error) };
     }
-    const log = createLogWriter(db, { runId, task: name, attempt }, { onError: (error) => taskLog.warn({ err: error }, 'log lines not stored') });
+    const log = createLogWriter(db, { runId, task: name, attempt }, {
+      ...(deps.taskLogBytes === undefined ? {} : { maxBytes: deps.taskLogBytes }),
+      onError: (error) => taskLog.warn({ err: error }, 'log lines not stored'),
+    });
     log.write({ at: Date.now(), stream: 'system', text: `attempt ${attempt} on actuator ${actuator.key} (worker ${deps.workerId})` });
     const abort = new AbortController();
     let stoppedAs: 'cancelled' | 'timed_out' | 'lost' | 'shutdown' | undefined;

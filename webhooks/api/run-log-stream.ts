@@ -1,16 +1,13 @@
-// Following a run's log as server-sent events: every line as an event `line`, read from the
-// database every `pollMs`, then one event `end` once the run (or the one task followed) has
-// finished and every chunk was sent; a comment every `heartbeatMs` keeps proxies from closing
-// a quiet stream. It stops when the client goes away.
-//
-// Chunk ids come from a sequence and are taken before the insert commits, so with two tasks
-// writing at once a chunk with a smaller id can become visible just after a larger one was
-// read. Reading only "after the last id sent" would lose it; the reader instead keeps reading
-// from the last id sent at least LATE_COMMIT_MS ago and skips the ids it already sent.
+// Following a run's log as server-sent events: every line as an event `line`, then one event
+// `end` once the run (or the one task followed) has finished and every chunk was sent; a comment
+// every `heartbeatMs` keeps proxies from closing a quiet stream. It stops when the client goes
+// away. The lines written before the follower came are read once for it (in batches); the new
+// ones come from the run's shared feed (run-log-feed.ts), so followers do not poll on their own.
 import type { Context } from 'hono';
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
-import type { Db } from '../../schemas/database/index.js';
-import { chunkLines, readLogChunks, runState } from './run-queries.js';
+import type { Db, LogChunkRow } from '../../schemas/database/index.js';
+import type { FeedTick, LogFeeds } from './run-log-feed.js';
+import { chunkLines, readLogChunks, type RunState } from './run-queries.js';
 import { FINISHED_RUN_STATUSES, FINISHED_TASK_STATUSES, type LogEnd } from './run-types.js';
 
 export interface FollowOptions {
@@ -19,76 +16,97 @@ export interface FollowOptions {
   attempt?: number;
   /** Send chunks with a greater id only. */
   after: number;
-  /** Default 250 ms. */
-  pollMs?: number;
   /** Default 15 s. */
   heartbeatMs?: number;
+  /** Called once the stream ended, however it ended (frees the follower's slot). */
+  onClose(): void;
 }
 
-/** How long an insert may take to commit after its id was drawn, at most. */
-const LATE_COMMIT_MS = 2000;
-/** Chunks read per query; a full batch is followed by the next one at once. */
-const BATCH = 200;
+/** Chunks read per query while catching up. */
+const CATCH_UP_BATCH = 50;
+/** Ticks a follower may have waiting (it reads slower than the log grows); beyond, it is told to reconnect. */
+const MAX_QUEUED_TICKS = 100;
 
 /** The streaming answer; `reportError` receives a failure, the client only an `error` event saying so. */
-export function followRunLog(c: Context, db: Db, options: FollowOptions, reportError: (error: unknown, context: string) => void): Response {
-  const pollMs = options.pollMs ?? 250;
+export function followRunLog(c: Context, db: Db, feeds: LogFeeds, options: FollowOptions, reportError: (error: unknown, context: string) => void): Response {
   const heartbeatMs = options.heartbeatMs ?? 15_000;
   return streamSSE(c, async (stream) => {
     let gone = false;
-    const goneSignal = new Promise<void>((resolve) =>
-      stream.onAbort(() => {
-        gone = true;
-        resolve();
-      }),
-    );
-    const write = async (send: () => Promise<unknown>) => {
-      await send();
+    let wake: (() => void) | undefined;
+    const queue: (FeedTick | { error: unknown })[] = [];
+    const notify = () => {
+      wake?.();
+      wake = undefined;
+    };
+    stream.onAbort(() => {
+      gone = true;
+      notify();
+    });
+    const joined = feeds.join(options.runId, (tick) => {
+      queue.push(tick);
+      notify();
+    });
+    let lastWrite = Date.now();
+    const sent = new Set<number>();
+    const mine = (chunk: LogChunkRow) => (options.task === undefined || chunk.task === options.task) && (options.attempt === undefined || chunk.attempt === options.attempt);
+    const send = async (chunk: LogChunkRow) => {
+      if (sent.has(chunk.id) || chunk.id <= options.after || !mine(chunk)) return;
+      sent.add(chunk.id);
+      const lines = chunkLines(chunk);
+      for (const [i, line] of lines.entries()) {
+        // The id on a chunk's last line only: a reconnecting EventSource resumes after whole chunks.
+        await stream.writeSSE({ event: 'line', data: JSON.stringify(line), ...(i === lines.length - 1 ? { id: String(chunk.id) } : {}) });
+      }
       lastWrite = Date.now();
     };
-    let lastWrite = Date.now();
-    let floor = options.after;
-    const sentAt = new Map<number, number>();
     try {
+      // What was written before: read once, for this follower; the feed's ticks wait meanwhile.
+      for (let after = options.after; !gone; ) {
+        const chunks = await readLogChunks(db, { runId: options.runId, task: options.task, attempt: options.attempt, after, limit: CATCH_UP_BATCH });
+        for (const chunk of chunks) await send(chunk);
+        if (chunks.length < CATCH_UP_BATCH) break;
+        after = chunks[chunks.length - 1]!.id;
+      }
       while (!gone) {
-        // The state first: once it says finished, every chunk is committed (a worker writes its
-        // log before its result), so the read below sees all that will ever be there.
-        const state = await runState(db, options.runId);
-        const limit = BATCH + sentAt.size;
-        const chunks = await readLogChunks(db, { runId: options.runId, task: options.task, attempt: options.attempt, after: floor, limit });
-        const now = Date.now();
-        let sent = 0;
-        for (const chunk of chunks) {
-          if (sentAt.has(chunk.id)) continue;
-          const lines = chunkLines(chunk);
-          for (const [i, line] of lines.entries()) {
-            // The id on a chunk's last line only: a reconnecting EventSource resumes after whole chunks.
-            await write(() => stream.writeSSE({ event: 'line', data: JSON.stringify(line), ...(i === lines.length - 1 ? { id: String(chunk.id) } : {}) }));
-          }
-          sentAt.set(chunk.id, now);
-          sent++;
+        if (queue.length > MAX_QUEUED_TICKS) {
+          await stream.writeSSE({ event: 'error', data: JSON.stringify({ code: 'TooSlow', message: 'this stream fell behind the log; reconnect (with Last-Event-ID) to go on from the last line received' }) });
+          return;
         }
-        for (const [id, at] of sentAt) if (now - at >= LATE_COMMIT_MS) floor = Math.max(floor, id);
-        for (const id of sentAt.keys()) if (id <= floor) sentAt.delete(id);
-        if (gone) return;
-        const end = ended(state, options.task);
-        if (end && sent === 0) {
+        const tick = queue.shift();
+        if (!tick) {
+          if (Date.now() - lastWrite >= heartbeatMs) {
+            await stream.write(': keep-alive\n\n');
+            lastWrite = Date.now();
+          }
+          let timer: NodeJS.Timeout | undefined;
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            timer = setTimeout(resolve, heartbeatMs);
+          });
+          clearTimeout(timer);
+          continue;
+        }
+        if ('error' in tick) throw tick.error;
+        for (const chunk of tick.chunks) await send(chunk);
+        for (const id of sent) if (id <= tick.floor) sent.delete(id);
+        const end = ended(tick.state, options.task);
+        if (end && tick.chunks.length === 0 && !tick.full) {
           await stream.writeSSE({ event: 'end', data: JSON.stringify(end) });
           return;
         }
-        if (chunks.length === limit) continue;
-        if (Date.now() - lastWrite >= heartbeatMs) await write(() => stream.write(': keep-alive\n\n'));
-        await Promise.race([new Promise((resolve) => setTimeout(resolve, pollMs)), goneSignal]);
       }
     } catch (error) {
       reportError(error, `following the log of run ${options.runId}`);
       await sendError(stream);
+    } finally {
+      joined.leave();
+      options.onClose();
     }
   });
 }
 
 /** What the `end` event says, or undefined while there is more to come. */
-function ended(state: Awaited<ReturnType<typeof runState>>, task: string | undefined): LogEnd | undefined {
+function ended(state: RunState | undefined, task: string | undefined): LogEnd | undefined {
   // A run deleted while followed has nothing more to say.
   if (!state) return { status: 'deleted' };
   const taskStatus = task === undefined ? undefined : state.tasks.get(task);

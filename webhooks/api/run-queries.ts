@@ -131,6 +131,82 @@ export async function readLogChunks(db: Db, query: ChunkQuery): Promise<LogChunk
     .limit(query.limit);
 }
 
+/**
+ * Where a page of log lines starts: after chunk `chunk` when `line` is 0, else at line `line`
+ * (0-based) of chunk `chunk`, its first `line` lines having been read.
+ */
+export interface LineCursor {
+  chunk: number;
+  line: number;
+}
+
+export interface LineBatchQuery {
+  runId: string;
+  task?: string;
+  attempt?: number;
+  from: LineCursor;
+  /** Lines are returned while the bytes before each (text bytes plus `lineOverhead` a line) stay under this. */
+  budget: number;
+  lineOverhead: number;
+}
+
+export interface StoredLine {
+  chunk: number;
+  /** 1-based position in its chunk, and the chunk's number of lines. */
+  n: number;
+  count: number;
+  item: LogLineItem;
+  bytes: number;
+}
+
+/** Chunks looked at by one batch query, and lines it returns at most. */
+const BATCH_CHUNKS = 8;
+const BATCH_LINES = 2000;
+
+/**
+ * The next lines of a run's log from `from`, in order, taken from a few chunks at a time and cut
+ * by PostgreSQL at `budget` bytes, so neither a huge chunk nor a huge log is ever held whole here
+ * (at most `budget` bytes plus one line). Empty when there are no more lines.
+ */
+export async function readLogLines(db: Db, query: LineBatchQuery): Promise<StoredLine[]> {
+  const { chunk, line } = query.from;
+  const filters = [sql`run_id = ${query.runId}`];
+  if (query.task !== undefined) filters.push(sql`task = ${query.task}`);
+  if (query.attempt !== undefined) filters.push(sql`attempt = ${query.attempt}`);
+  filters.push(line > 0 ? sql`id >= ${chunk}` : sql`id > ${chunk}`);
+  const result = await db.execute(sql`
+    select id, task, attempt, n, count, line, bytes from (
+      select c.id, c.task, c.attempt, l.n::int as n, jsonb_array_length(c.lines)::int as count, l.line,
+             octet_length(l.line->>'text') + ${query.lineOverhead}::int as bytes,
+             sum(octet_length(l.line->>'text') + ${query.lineOverhead}::int) over (order by c.id, l.n) as upto
+      from log_chunks c
+      cross join lateral jsonb_array_elements(c.lines) with ordinality as l(line, n)
+      where c.id in (select id from log_chunks where ${sql.join(filters, sql` and `)} order by id limit ${BATCH_CHUNKS})
+        and (c.id <> ${chunk} or l.n > ${line})
+    ) s
+    where upto - bytes < ${query.budget}
+    order by id, n
+    limit ${BATCH_LINES}`);
+  return rowsOf<{ id: string | number; task: string; attempt: number; n: number; count: number; line: { at: number; stream: string; text: string }; bytes: number }>(result).map((row) => ({
+    chunk: Number(row.id),
+    n: row.n,
+    count: row.count,
+    bytes: row.bytes,
+    item: { task: row.task, attempt: row.attempt, at: new Date(row.line.at).toISOString(), stream: row.line.stream, text: row.line.text },
+  }));
+}
+
+/** The largest chunk id of a run's log written at least `ms` ago (0 when none): where a live feed starts reading. */
+export async function settledChunkId(db: Db, runId: string, ms: number): Promise<number> {
+  const result = await db.execute(sql`select coalesce(max(id), 0) as id from log_chunks where run_id = ${runId} and created_at < now() - make_interval(secs => ${ms / 1000}::float8)`);
+  return Number(rowsOf<{ id: string | number }>(result)[0]?.id ?? 0);
+}
+
+/** The rows of a `db.execute` (node-postgres answers `{ rows }`). */
+function rowsOf<T>(result: unknown): T[] {
+  return (result as { rows: T[] }).rows;
+}
+
 /** A chunk's lines as the API shows them: each with its task and attempt, times in ISO 8601. */
 export function chunkLines(chunk: LogChunkRow): LogLineItem[] {
   return chunk.lines.map((line) => ({ task: chunk.task, attempt: chunk.attempt, at: new Date(line.at).toISOString(), stream: line.stream, text: line.text }));

@@ -109,9 +109,11 @@ export interface LogLineItem {
 /** `GET /api/v1/runs/:id/logs` without `follow`. */
 export interface LogPage {
   lines: LogLineItem[];
-  /** The id of the last chunk read (else the `after` given, 0 when none): pass it as `after` to read on. */
+  /** The id of the last chunk read from (else the `after` given, 0 when none): pass it as `after` to read on. */
   next: number;
-  /** True when the answer stopped at its size limit and more lines are already there. */
+  /** 0 when chunk `next` was read whole; else how many of its lines were (the page ended inside it): pass it as `line`. */
+  nextLine: number;
+  /** True when the answer stopped at its size limit (limits.logs.pageBytes) and more lines are already there. */
   more: boolean;
 }
 

@@ -1,5 +1,6 @@
 // `/api/v1/runs`: list runs (filtered, newest first, cursor-paged), one run with its tasks, its
-// log (JSON, or followed as server-sent events), and, with the `runs:write` scope, cancelling a
+// log (JSON pages of at most limits.logs.pageBytes, streamed out; or followed as server-sent
+// events, all followers of a run served by one feed, their number capped), and, with the `runs:write` scope, cancelling a
 // run and deciding an approval task. The changes go through the run engine, which owns every
 // transition of a run; these routes only read the tables.
 import { Hono } from 'hono';
@@ -8,9 +9,12 @@ import type { Db } from '../../schemas/database/index.js';
 import { requireToken } from '../auth/index.js';
 import { ApiError, badRequest, notFound } from './api-error.js';
 import { decodeRunCursor } from './run-cursor.js';
+import { DEFAULT_LIMITS, type Limits } from '../../config/index.js';
+import { createLogFeeds, type LogFeeds } from './run-log-feed.js';
+import { streamLogPage } from './run-log-page.js';
 import { followRunLog } from './run-log-stream.js';
-import { chunkLines, getRun, listRuns, readLogChunks, runNeeds, runState, toTaskItem, type RunFilter } from './run-queries.js';
-import { FINISHED_RUN_STATUSES, RUN_STATUSES, type CancelAnswer, type DecisionAnswer, type LogPage } from './run-types.js';
+import { getRun, listRuns, runNeeds, runState, toTaskItem, type RunFilter } from './run-queries.js';
+import { FINISHED_RUN_STATUSES, RUN_STATUSES, type CancelAnswer, type DecisionAnswer } from './run-types.js';
 
 /** The part of the run engine the routes use: what a person may do to a run. */
 export type RunsEngine = Pick<RunEngine, 'stopRun' | 'decideApproval'>;
@@ -22,12 +26,14 @@ export interface RunsRoutesDeps {
   reportError?: (error: unknown, context: string) => void;
   /** How often a followed log is read again (default 250 ms) and a quiet stream gets a comment (default 15 s). */
   follow?: { pollMs?: number; heartbeatMs?: number };
+  /** limits.logs: bytes of a page, followers in total and per token. Default DEFAULT_LIMITS.logs. */
+  limits?: Pick<Limits['logs'], 'pageBytes' | 'maxFollowers' | 'maxFollowersPerToken'>;
+  /** The live feeds of followed runs; made here when not given (a test passes its own to count polls). */
+  feeds?: LogFeeds;
 }
 
 export const DEFAULT_RUN_LIMIT = 50;
 export const MAX_RUN_LIMIT = 500;
-/** Chunks in one JSON answer of the logs route (a chunk holds up to 500 lines). */
-export const LOG_CHUNKS_PER_ANSWER = 200;
 /** An approval's comment is stored as the task's output: keep it to a paragraph. */
 const MAX_COMMENT = 2000;
 
@@ -36,6 +42,8 @@ export function runsRoutes(deps: RunsRoutesDeps): Hono {
   const { db, engine } = deps;
   const routes = new Hono();
   const write = requireToken({ db, scope: 'runs:write' });
+  const limits = deps.limits ?? DEFAULT_LIMITS.logs;
+  const feeds = deps.feeds ?? createLogFeeds(db, { limits, ...(deps.follow?.pollMs === undefined ? {} : { pollMs: deps.follow.pollMs }) });
   const reportError = deps.reportError ?? ((error: unknown, context: string) => process.stderr.write(`eventops: ${context}: ${String(error)}\n`));
 
   routes.get('/runs', async (c) => {
@@ -71,6 +79,7 @@ export function runsRoutes(deps: RunsRoutesDeps): Hono {
     const attempt = attemptText === undefined ? undefined : parseWhole('attempt', attemptText, 1, 1, Number.MAX_SAFE_INTEGER);
     // A reconnecting EventSource says where it stopped in Last-Event-ID.
     const after = parseWhole('after', c.req.query('after') || c.req.header('last-event-id') || undefined, 0, 0, Number.MAX_SAFE_INTEGER);
+    const line = parseWhole('line', c.req.query('line') || undefined, 0, 0, Number.MAX_SAFE_INTEGER);
     const follow = parseFlag('follow', c.req.query('follow'));
     const state = await runState(db, id);
     if (!state) throw noRun(id);
@@ -78,11 +87,17 @@ export function runsRoutes(deps: RunsRoutesDeps): Hono {
     if (task !== undefined && state.tasks.size > 0 && !state.tasks.has(task)) {
       throw notFound(`run ${id} has no task ${JSON.stringify(task)}; its tasks are ${[...state.tasks.keys()].join(', ')}`);
     }
-    if (follow) return followRunLog(c, db, { runId: id, task, attempt, after, ...deps.follow }, reportError);
-    const chunks = await readLogChunks(db, { runId: id, task, attempt, after, limit: LOG_CHUNKS_PER_ANSWER + 1 });
-    const shown = chunks.slice(0, LOG_CHUNKS_PER_ANSWER);
-    const page: LogPage = { lines: shown.flatMap(chunkLines), next: shown[shown.length - 1]?.id ?? after, more: chunks.length > shown.length };
-    return c.json(page);
+    if (follow) {
+      const slot = feeds.admit(tokenName(c.get('apiToken')));
+      if (!slot.ok) throw new ApiError(429, 'TooManyRequests', slot.message);
+      try {
+        return followRunLog(c, db, feeds, { runId: id, task, attempt, after, ...(deps.follow?.heartbeatMs === undefined ? {} : { heartbeatMs: deps.follow.heartbeatMs }), onClose: slot.release }, reportError);
+      } catch (error) {
+        slot.release();
+        throw error;
+      }
+    }
+    return streamLogPage(c, db, { runId: id, task, attempt, from: { chunk: after, line }, pageBytes: limits.pageBytes }, reportError);
   });
 
   routes.post('/runs/:id/cancel', write, async (c) => {
