@@ -4,7 +4,7 @@
 // re-checks only the files that changed and the definitions that refer to them by name, and
 // reuses the other findings, so one changed file in ten thousand costs milliseconds.
 import { sortDiagnostics, type Diagnostic } from '../loader/diagnostic.js';
-import { parseYamlFile, type SourceFile } from '../loader/parse-yaml.js';
+import { parseYamlFile, type SourceFile, type YamlParseOptions } from '../loader/parse-yaml.js';
 import type { Pipeline, Trigger } from '../language/index.js';
 import { toDefinition } from './classify.js';
 import { createContext, type Rule } from './context.js';
@@ -60,10 +60,11 @@ export interface IncrementalResult extends ValidationResult {
   rewritten: Set<ParsedFile>;
 }
 
-export function parseDefinitionFile(file: SourceFile): ParsedFile {
+/** `options.maxAliases` is `limits.yaml.maxAliases` (default 100). */
+export function parseDefinitionFile(file: SourceFile, options: YamlParseOptions = {}): ParsedFile {
   const diagnostics: Diagnostic[] = [];
   const definitions: Definition[] = [];
-  const parsed = parseYamlFile(file);
+  const parsed = parseYamlFile(file, options);
   diagnostics.push(...parsed.diagnostics);
   for (const doc of parsed.documents) {
     const def = toDefinition(doc, diagnostics);
@@ -72,8 +73,8 @@ export function parseDefinitionFile(file: SourceFile): ParsedFile {
   return { path: file.path, definitions, diagnostics };
 }
 
-export function validateFiles(files: readonly SourceFile[]): ValidationResult {
-  const { definitions, diagnostics, errors, warnings } = validateParsed(files.map(parseDefinitionFile));
+export function validateFiles(files: readonly SourceFile[], options: YamlParseOptions = {}): ValidationResult {
+  const { definitions, diagnostics, errors, warnings } = validateParsed(files.map((file) => parseDefinitionFile(file, options)));
   return { definitions, diagnostics, errors, warnings };
 }
 
