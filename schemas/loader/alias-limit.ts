@@ -23,8 +23,8 @@ export function mayHoldAlias(text: string): boolean {
 
 /**
  * Counts the aliases of one parsed document as expansion would copy them (an alias of a node
- * that holds k aliases counts 1 + k) and returns the first problem: more than `maxAliases`, or an
- * alias inside the node it names (a loop). Linear in the document's nodes.
+ * that holds k aliases counts 1 + k) and returns the first problem: more than `maxAliases`, an
+ * alias inside the node it names (a loop), or one with no anchor before it. Linear in the nodes.
  */
 export function checkAliases(doc: Document, maxAliases: number): AliasProblem | undefined {
   /** Anchor name → aliases (expanded) inside the latest node with that anchor. */
@@ -42,7 +42,12 @@ export function checkAliases(doc: Document, maxAliases: number): AliasProblem | 
         problem = { offset, message: `the alias *${clip(node.source)} is inside the node &${clip(node.source)} it names, which makes an endless loop; write the value out instead` };
         return 0;
       }
-      const weight = 1 + (weights.get(node.source) ?? 0);
+      const inside = weights.get(node.source);
+      if (inside === undefined) {
+        problem = { offset, message: `the alias *${clip(node.source)} names no anchor before it; write &${clip(node.source)} on the node it should repeat, above this line` };
+        return 0;
+      }
+      const weight = 1 + inside;
       total += weight;
       if (total > maxAliases) {
         const count = total > 1e6 ? 'over a million' : String(total);

@@ -192,7 +192,7 @@ export function parseYamlValue(text: string, options: YamlParseOptions = {}): un
   const maxAliases = options.maxAliases ?? DEFAULT_MAX_ALIASES;
   if (!mayHoldAlias(text)) {
     try {
-      return jsyaml.load(text, { schema: jsyaml.CORE_SCHEMA });
+      return jsyaml.load(text, { schema: jsyaml.CORE_SCHEMA }) ?? null;
     } catch {
       // The exact parse below says where.
     }
@@ -208,7 +208,7 @@ export function parseYamlValue(text: string, options: YamlParseOptions = {}): un
   const aliases = checkAliases(doc, maxAliases);
   if (aliases) fail(aliases.offset, aliases.message);
   try {
-    return doc.toJS({ maxAliasCount: -1 });
+    return doc.toJS({ maxAliasCount: -1 }) ?? null;
   } catch (error) {
     return fail(doc.contents?.range?.[0] ?? 0, firstLineOf(error instanceof Error ? error.message : String(error)));
   }
