@@ -107,9 +107,10 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       const at = lines.linePos(syntax.pos[0]);
       throw new ConfigError(`${file}:${at.line}:${at.col}: ${syntax.message.split('\n')[0]}`);
     }
-    // Aliases are counted before any value is built (an alias bomb is an error at its line); the
-    // limit is the default one, since the file being read is where a different one would be set.
-    const aliases = checkAliases(doc, DEFAULT_LIMITS.yaml.maxAliases);
+    // Aliases are counted before any value is built (an alias bomb is an error at its line),
+    // within the file's own `limits.yaml.maxAliases` when it sets one as a plain number.
+    const own: unknown = doc.getIn(['limits', 'yaml', 'maxAliases']);
+    const aliases = checkAliases(doc, typeof own === 'number' && Number.isSafeInteger(own) && own >= 0 ? own : DEFAULT_LIMITS.yaml.maxAliases);
     if (aliases) {
       const at = lines.linePos(aliases.offset);
       throw new ConfigError(`${file}:${at.line}:${at.col}: ${aliases.message}`);
