@@ -2,6 +2,7 @@
 // parse and on a single document's; ordinary anchors and merge keys still work.
 import { describe, expect, it } from 'vitest';
 import { EVENT_BOMB } from '../../test/helpers/alias-bomb.js';
+import { validateFiles } from '../validate/index.js';
 import { mayHoldAlias } from './alias-limit.js';
 import { parseYamlFile, parseYamlValue, YamlValueError } from './parse-yaml.js';
 
@@ -57,6 +58,17 @@ describe('YAML aliases', () => {
     expect(error).toBeInstanceOf(YamlValueError);
     expect(error).toMatchObject({ line: 8, column: 10, message: expect.stringMatching(/^line 8, column 10: too many YAML aliases/) });
     expect(() => parseYamlValue('a: [1, *a]\n')).toThrow(/^line 1, column 8: the alias \*a names no anchor before it/);
+  });
+
+  it('cuts any diagnostic that quotes a long or many-line value to a piece of one line', () => {
+    const secret = Array.from({ length: 50 }, (_, i) => `line ${i} of a private file ${'x'.repeat(60)}`).join('\n');
+    const text = `apiVersion: |\n${secret.replace(/^/gm, '  ')}\nkind: Pipeline\n`;
+    const { diagnostics } = validateFiles([{ path: 'x.yaml', text }]);
+    expect(diagnostics.map((d) => d.rule)).toContain('api-version');
+    for (const d of diagnostics) {
+      expect(d.message.length).toBeLessThanOrEqual(401);
+      expect(d.message).not.toMatch(/line 10 of/);
+    }
   });
 
   it('quotes no more than one line of the source in a syntax error', () => {

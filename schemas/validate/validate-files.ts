@@ -132,7 +132,7 @@ export function validateParsed(files: readonly ParsedFile[], previous?: Validati
   }
   for (const rule of DEFINITION_RULES) rule(ctx);
 
-  const all = [...files.flatMap((f) => f.diagnostics), ...setFindings, ...[...findings.values()].flat()];
+  const all = [...files.flatMap((f) => f.diagnostics), ...setFindings, ...[...findings.values()].flat()].map(capMessage);
   const sorted = sortDiagnostics(all);
   const errors = sorted.filter((d) => d.severity === 'error').length;
   return {
@@ -144,6 +144,20 @@ export function validateParsed(files: readonly ParsedFile[], previous?: Validati
     checked,
     rewritten,
   };
+}
+
+/** Longest message a diagnostic keeps: room for any rule's advice plus a short quote of the value. */
+const MAX_MESSAGE = 400;
+
+/**
+ * Diagnostics quote values from the file (`unsupported apiVersion "…"`), and anyone with a read
+ * token sees them: a value of many lines or kilobytes is cut, so no message carries more of the
+ * file than a piece of one line.
+ */
+function capMessage(d: Diagnostic): Diagnostic {
+  const line = d.message.split(/\r?\n/, 1)[0] ?? '';
+  if (line === d.message && line.length <= MAX_MESSAGE) return d;
+  return { ...d, message: `${line.slice(0, MAX_MESSAGE)}…` };
 }
 
 /** Pipelines a definition refers to by name (a trigger's pipelines, a pipeline's pipeline tasks). */
