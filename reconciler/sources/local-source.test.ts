@@ -365,6 +365,21 @@ describe('watch', () => {
     await seen.reach(base + 1);
   });
 
+  it('does not watch through a symlinked folder that leads out of the folder', async () => {
+    const outside = mkdtempSync(join(tmpdir(), 'eventops-outside-'));
+    try {
+      symlinkSync(outside, join(folder, 'elsewhere'));
+      const seen = counter();
+      source({ debounceMs }).watch?.(seen.onChange);
+      const base = await waitUntilWatching(seen);
+      writeFileSync(join(outside, 'x.yaml'), 'x: 1\n');
+      await sleep(debounceMs * 3);
+      expect(seen.calls()).toBe(base);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
   it('stops its watches on close', async () => {
     const seen = counter();
     const src = source({ debounceMs });

@@ -322,6 +322,9 @@ export function createLocalSource(options: LocalSourceOptions): DefinitionSource
       };
       const watcher = watchFolder(root, {
         ignoreInitial: true,
+        // A link is watched as a link: one to `/` must not make the watch walk the whole disk,
+        // and a link inside the folder points at a file that is watched itself.
+        followSymlinks: false,
         ignored: (p) => isHiddenOrModules(relative(root, p)),
         awaitWriteFinish: false,
       });
