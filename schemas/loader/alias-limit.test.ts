@@ -71,6 +71,17 @@ describe('YAML aliases', () => {
     }
   });
 
+  it('refuses brackets nested past a thousand before the exact parser recurses into them', () => {
+    for (const n of [5000, 50_000]) {
+      const text = `kind: Event\nbody: ${'['.repeat(n)}${']'.repeat(n)}\n`;
+      const { documents, diagnostics } = parseYamlFile({ path: 'deep.yaml', text });
+      expect(documents).toEqual([]);
+      expect(diagnostics.map((d) => `${d.line}:${d.column} ${d.message}`)).toEqual(['2:1007 YAML syntax: collections nested deeper than 1000 levels; flatten the document']);
+      expect(() => parseYamlValue(`a: &x 1\nb: *x\nc: ${'{'.repeat(n)}`)).toThrow(/^line 3, column 1004: collections nested deeper than 1000 levels/);
+      expect(() => parseYamlValue(`c: ${'['.repeat(n)}${']'.repeat(n)}`)).toThrow(/^line 1, column \d+: nesting exceeded maxDepth \(100\)$/);
+    }
+  });
+
   it('quotes no more than one line of the source in a syntax error', () => {
     const secret = 'x'.repeat(5000);
     const { diagnostics } = parseYamlFile({ path: 'x.yaml', text: `a: "${secret}\nb: ${secret}\nc: [\n` });

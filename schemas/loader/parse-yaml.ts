@@ -7,6 +7,7 @@
 import jsyaml from 'js-yaml';
 import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, parseDocument, type Document, type Node } from 'yaml';
 import { checkAliases, mayHoldAlias } from './alias-limit.js';
+import { flowTooDeep, MAX_FLOW_DEPTH } from './flow-depth.js';
 import { firstLineOf, type Diagnostic, type Position } from './diagnostic.js';
 import { documentStarts } from './document-starts.js';
 
@@ -76,6 +77,8 @@ export function parseYamlFile(file: SourceFile, options: YamlParseOptions = {}):
 
 /** The exact parse: every error with its position, and documents that locate any path. */
 function parseWithPositions(file: SourceFile, maxAliases: number): { documents: YamlDocument[]; diagnostics: Diagnostic[] } {
+  const deep = flowTooDeep(file.text);
+  if (deep >= 0) return { documents: [], diagnostics: [{ file: file.path, ...positionIn(file.text, deep), severity: 'error', rule: 'yaml-syntax', message: `YAML syntax: ${TOO_DEEP}` }] };
   const lineCounter = new LineCounter();
   const diagnostics: Diagnostic[] = [];
   const documents: YamlDocument[] = [];
@@ -171,6 +174,19 @@ function lazy<T>(make: () => T): () => T {
   };
 }
 
+const TOO_DEEP = `collections nested deeper than ${MAX_FLOW_DEPTH} levels; flatten the document`;
+
+/** 1-based line and column of `offset`, without a parse. */
+function positionIn(text: string, offset: number): Position {
+  let line = 1;
+  let start = 0;
+  for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) {
+    line++;
+    start = i + 1;
+  }
+  return { line, column: offset - start + 1 };
+}
+
 /** A YAML text that is not valid, or asks too much: `line` and `column` are 1-based. */
 export class YamlValueError extends Error {
   constructor(
@@ -193,16 +209,24 @@ export function parseYamlValue(text: string, options: YamlParseOptions = {}): un
   if (!mayHoldAlias(text)) {
     try {
       return jsyaml.load(text, { schema: jsyaml.CORE_SCHEMA }) ?? null;
-    } catch {
-      // The exact parse below says where.
+    } catch (error) {
+      // js-yaml's own position and reason (its message would add a snippet of the text).
+      const { mark, reason } = error as jsyaml.YAMLException;
+      if (!mark) throw error;
+      throw new YamlValueError(`line ${mark.line + 1}, column ${mark.column + 1}: ${firstLineOf(reason)}`, mark.line + 1, mark.column + 1);
     }
   }
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, schema: 'core' });
   const fail = (offset: number, message: string): never => {
     const { line, col } = lineCounter.linePos(offset);
     throw new YamlValueError(`line ${line}, column ${col}: ${message}`, line, col);
   };
+  const deep = flowTooDeep(text);
+  if (deep >= 0) {
+    const { line, column } = positionIn(text, deep);
+    throw new YamlValueError(`line ${line}, column ${column}: ${TOO_DEEP}`, line, column);
+  }
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, schema: 'core' });
   const syntax = doc.errors[0];
   if (syntax) fail(syntax.pos[0], firstLineOf(syntax.message));
   const aliases = checkAliases(doc, maxAliases);
