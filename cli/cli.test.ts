@@ -5,13 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EVENT_BOMB } from '../test/helpers/alias-bomb.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const bin = join(repo, 'bin/eventops.js');
 
-function eventops(args: string[], cwd = repo): Promise<{ code: number; stdout: string; stderr: string }> {
+/** `timeout`: kill the process after this many ms (0, the default: never). */
+function eventops(args: string[], cwd = repo, timeout = 0): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd }, (error, stdout, stderr) => {
+    execFile(process.execPath, [bin, ...args], { cwd, timeout, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
       resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
     });
   });
@@ -74,6 +76,15 @@ describe('eventops validate', () => {
     await writeFile(join(dir, 'warn.yaml'), 'apiVersion: eventops.dev/v1\nkind: Pipeline\nmetadata: { name: w }\nspec: { tasks: [ { name: t, type: docker, image: alpine } ] }\n');
     expect((await eventops(['validate', 'warn.yaml'], dir)).code).toBe(0);
     expect((await eventops(['validate', '--strict', 'warn.yaml'], dir)).code).toBe(1);
+  });
+
+  it('refuses an alias bomb in a second or so, naming file:line (it used to run for minutes)', async () => {
+    await writeFile(join(dir, 'bomb.yaml'), EVENT_BOMB);
+    const started = performance.now();
+    const { code, stdout } = await eventops(['validate', 'bomb.yaml'], dir, 20_000);
+    expect(stdout).toContain('bomb.yaml:8:10: error: too many YAML aliases');
+    expect(code).toBe(1);
+    expect(performance.now() - started).toBeLessThan(10_000);
   });
 
   it('is also installed as eoctl and prints its version', async () => {

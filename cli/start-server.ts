@@ -77,6 +77,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     dataDir: config.dataDir,
     secrets,
     logger,
+    yaml: config.limits.yaml,
     // Only the reconciler role's leader polls and watches sources (begun below); the API still reconciles on request.
     schedule: false,
     onReconciled: (result) => metrics.reconciled(result.source, result.outcome, result.durationMs / 1000),
@@ -109,6 +110,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
       reconciler,
       version: VERSION,
       anonymousRead: config.server.anonymousRead,
+      limits: config.limits,
       reportError: (err, context) => logger.error({ err, context }, 'request failed'),
       intake: {
         intake,
@@ -125,7 +127,6 @@ export async function startServer(config: Config, options: StartServerOptions = 
       },
       runs: { engine, limits: config.limits.logs },
       probes,
-      limits: config.limits.http,
     });
     if (roles.has('api')) {
       sockets = agentSockets({

@@ -15,7 +15,7 @@ export interface Limits {
     maxCrashes: number;
   };
   yaml: {
-    /** Alias nodes (`*name`) a YAML document may use; more is an error. */
+    /** Alias nodes (`*name`) a YAML document may use, counted as expansion copies them (an alias of a node holding k aliases is 1 + k); more is an error. */
     maxAliases: number;
   };
   http: {

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { aliasBomb } from '../test/helpers/alias-bomb.js';
 import { ConfigError, createSecretStore, loadConfig } from './index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'eventops-config-'));
@@ -91,6 +92,17 @@ receivers: [ { name: alertmanager, auth: { bearer: { secret: AM_TOKEN } } } ]
     const broken = write('broken.yaml', 'server: { port: 8080\n');
     expect(failure(() => loadConfig({ file: broken, env: {} }))).toMatch(new RegExp(`^${broken}:\\d+:\\d+: `));
     expect(failure(() => loadConfig({ file: join(dir, 'missing.yaml'), env: {} }))).toContain('missing.yaml: no such configuration file');
+  });
+
+  it('refuses an alias bomb in the file with an error naming its line (limits.yaml.maxAliases)', () => {
+    const bomb = write('bomb.yaml', aliasBomb({ head: 'server: { port: 8080 }\n', under: 'x-bomb' }));
+    expect(failure(() => loadConfig({ file: bomb, env: {} }))).toMatch(new RegExp(`^${bomb}:6:10: too many YAML aliases: .*limits\\.yaml\\.maxAliases`));
+    // The file's own limit applies (99 aliases counted: under the default 100, over 10).
+    const raised = write('raised.yaml', aliasBomb({ head: 'limits: { yaml: { maxAliases: 10 } }\n', under: 'x-bomb', levels: 3 }));
+    expect(failure(() => loadConfig({ file: raised, env: {} }))).toMatch(new RegExp(`^${raised}:5:10: too many YAML aliases: .* over the limit of 10 `));
+    // A few aliases are fine.
+    const anchors = write('anchors.yaml', 'server: { port: &port 8081, host: *port }\n');
+    expect(failure(() => loadConfig({ file: anchors, env: {} }))).toContain('server.host');
   });
 });
 

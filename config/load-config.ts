@@ -6,7 +6,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isScalar, LineCounter, parseDocument, parse as parseYaml, type Document } from 'yaml';
-import { parseDuration } from '../schemas/index.js';
+import { checkAliases, parseDuration } from '../schemas/index.js';
 import { ConfigSchema, type RawConfig, type RawSourceConfig } from './config-schema.js';
 import { DEFAULT_LIMITS, parseByteSize, type Limits } from './limits.js';
 
@@ -107,7 +107,15 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       const at = lines.linePos(syntax.pos[0]);
       throw new ConfigError(`${file}:${at.line}:${at.col}: ${syntax.message.split('\n')[0]}`);
     }
-    const value: unknown = doc.toJS();
+    // Aliases are counted before any value is built (an alias bomb is an error at its line),
+    // within the file's own `limits.yaml.maxAliases` when it sets one as a plain number.
+    const own: unknown = doc.getIn(['limits', 'yaml', 'maxAliases']);
+    const aliases = checkAliases(doc, typeof own === 'number' && Number.isSafeInteger(own) && own >= 0 ? own : DEFAULT_LIMITS.yaml.maxAliases);
+    if (aliases) {
+      const at = lines.linePos(aliases.offset);
+      throw new ConfigError(`${file}:${at.line}:${at.col}: ${aliases.message}`);
+    }
+    const value: unknown = doc.toJS({ maxAliasCount: -1 });
     if (value !== null && value !== undefined && (typeof value !== 'object' || Array.isArray(value))) {
       throw new ConfigError(`${file}: the configuration must be a mapping of keys (server, database, sources, …)`);
     }

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SourceConfig } from '../config/index.js';
 import { createSecretStore } from '../config/index.js';
 import { validateFiles } from '../schemas/index.js';
+import { aliasBomb } from '../test/helpers/alias-bomb.js';
 import { startGitServer, type GitServer, type TestRepo } from '../test/helpers/git-server.js';
 import { createRevisionChecker, type RevisionChecker } from './check-revision.js';
 import { SourceError } from './errors.js';
@@ -49,6 +50,7 @@ describe('createRevisionChecker', () => {
   let main: string;
   let feature: string;
   let noDir: string;
+  let bomb: string;
   const config = (over: Partial<SourceConfig> = {}): SourceConfig => ({ name: 'ops', type: 'git', url: server.url('acme/ops'), ref: 'main', dir: 'eventops', intervalMs: 60_000, timeoutMs: 10_000, ignore: ['drafts/**'], tokenSecret: 'GIT_TOKEN', secrets: [], ...over });
 
   beforeAll(async () => {
@@ -62,6 +64,9 @@ describe('createRevisionChecker', () => {
     await repo.git('checkout', '-q', '-b', 'no-dir');
     await repo.write({ 'eventops/pipelines.yaml': null, 'eventops/drafts/wip.yaml': null });
     noDir = await repo.commit('drop the folder');
+    // Four levels of nine aliases: 6,561 leaves, and over 100 aliases counted as expansion copies them.
+    await repo.write({ 'eventops/bomb.yaml': aliasBomb({ head: 'apiVersion: eventops.dev/v1\nkind: Event\ntype: bomb\n', under: 'body', levels: 4 }) });
+    bomb = await repo.commit('an alias bomb');
     await repo.git('checkout', '-q', 'main');
     dataDir = await mkdtemp(join(tmpdir(), 'eventops-check-'));
     checker = createRevisionChecker({ dataDir, secrets: createSecretStore({ env: { EVENTOPS_SECRET_GIT_TOKEN: TOKEN } }) });
@@ -113,6 +118,17 @@ describe('createRevisionChecker', () => {
       .catch((e: unknown) => e);
     expect(url).toMatchObject({ errors: 0 });
     expect(JSON.stringify(url)).not.toContain(TOKEN);
+  });
+
+  it('refuses an alias bomb at its line, within limits.yaml', async () => {
+    const result = await checker.check(config(), bomb);
+    expect(result.diagnostics.map((d) => `${d.file}:${d.line}:${d.column} ${d.rule}`)).toEqual(['eventops/bomb.yaml:8:10 yaml-aliases']);
+    const raised = createRevisionChecker({ dataDir: join(dataDir, 'raised'), secrets: createSecretStore({ env: { EVENTOPS_SECRET_GIT_TOKEN: TOKEN } }), yaml: { maxAliases: 1000 } });
+    try {
+      expect((await raised.check(config(), bomb)).diagnostics).toEqual([]);
+    } finally {
+      await raised.close();
+    }
   });
 
   it('refuses a folder source', async () => {

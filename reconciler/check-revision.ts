@@ -5,8 +5,9 @@
 // Nothing is written to the database. The only secret it reads is the source's own `auth.token`,
 // to read the repository; secret references inside definitions are never resolved.
 import { join } from 'node:path';
-import type { SecretStore, SourceConfig } from '../config/index.js';
-import { parseDefinitionFile, validateParsed, type Diagnostic, type ParsedFile } from '../schemas/index.js';
+import type { Limits, SecretStore, SourceConfig } from '../config/index.js';
+import { validateParsed, type Diagnostic, type ParsedFile } from '../schemas/index.js';
+import { parseEntry } from './parse-entry.js';
 import { toRecord, type DefinitionRecord } from './definition-rows.js';
 import { SourceError } from './errors.js';
 import { mapLimit } from './map-limit.js';
@@ -43,6 +44,8 @@ export interface RevisionCheckerDeps {
   /** Caches go under `<dataDir>/checks/cache/git/<source>`, apart from the reconciler's. */
   dataDir: string;
   secrets: SecretStore;
+  /** `limits.yaml` (default DEFAULT_LIMITS.yaml). */
+  yaml?: Limits['yaml'];
 }
 
 export function createRevisionChecker(deps: RevisionCheckerDeps): RevisionChecker {
@@ -70,7 +73,7 @@ export function createRevisionChecker(deps: RevisionCheckerDeps): RevisionChecke
       const entry = sourceOf(config);
       const run = entry.tail.then(async () => {
         try {
-          return await checkWith(entry.source, config, commit, signal);
+          return await checkWith(entry.source, config, commit, signal, deps.yaml);
         } catch (err) {
           if (err instanceof SourceError) throw err;
           const text = redact(err instanceof Error ? err.message : String(err), entry.secretValues);
@@ -87,11 +90,11 @@ export function createRevisionChecker(deps: RevisionCheckerDeps): RevisionChecke
   };
 }
 
-async function checkWith(source: DefinitionSource, config: SourceConfig, commit: string, signal: AbortSignal | undefined): Promise<RevisionCheck> {
+async function checkWith(source: DefinitionSource, config: SourceConfig, commit: string, signal: AbortSignal | undefined, yaml: Limits['yaml'] | undefined): Promise<RevisionCheck> {
   const snapshot = await source.snapshot(commit, signal);
   // As the reconcile's parse step: a file's path is its path in the repository.
   const prefix = config.dir ? `${config.dir}/` : '';
-  const files = await mapLimit(snapshot.entries, 32, async (entry): Promise<ParsedFile> => parseDefinitionFile({ path: prefix + entry.path, text: await snapshot.read(entry) }));
+  const files = await mapLimit(snapshot.entries, 32, async (entry): Promise<ParsedFile> => parseEntry(snapshot, entry, prefix + entry.path, yaml));
   const result = validateParsed(files);
   return {
     source: config.name,

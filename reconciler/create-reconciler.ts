@@ -4,7 +4,7 @@
 // transient failure again with exponential backoff. Requests during a reconcile coalesce into one
 // follow-up. A Postgres advisory lock per source makes one process act on a source at a time.
 import type { Logger } from 'pino';
-import type { SecretStore, SourceConfig } from '../config/index.js';
+import type { Limits, SecretStore, SourceConfig } from '../config/index.js';
 import type { Database } from '../schemas/database/index.js';
 import { SourceError } from './errors.js';
 import type { SourceMemory, SourceStats } from './reconcile-context.js';
@@ -22,6 +22,8 @@ export interface ReconcilerDeps {
   dataDir: string;
   secrets: SecretStore;
   logger: Logger;
+  /** `limits.yaml`: aliases a definition file may use (default DEFAULT_LIMITS.yaml). */
+  yaml?: Limits['yaml'];
   now?: () => Date;
   random?: () => number;
   /** Backoff after transient failures: `initialMs` doubling up to `maxMs` (default 1s → min(interval, 5m)). */
@@ -127,6 +129,7 @@ export function createReconciler(deps: ReconcilerDeps): ProcessReconciler {
       return runReconcile(
         {
           config,
+          ...(deps.yaml ? { yaml: deps.yaml } : {}),
           configHash: loop.configHash,
           db: deps.database.db,
           source,

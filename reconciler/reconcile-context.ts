@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { Database, SourceRow } from '../schemas/database/index.js';
 import type { IncrementalResult, ParsedFile, ValidationState } from '../schemas/index.js';
-import type { SourceConfig } from '../config/index.js';
+import type { Limits, SourceConfig } from '../config/index.js';
 import type { ReconcileOutcomeKind } from './reconciler.js';
 import type { DefinitionSource, SourceSnapshot } from './sources/source.js';
 
@@ -27,6 +27,8 @@ export interface SourceStats {
 
 export interface ReconcileContext {
   config: SourceConfig;
+  /** `limits.yaml` (default DEFAULT_LIMITS.yaml). */
+  yaml?: Limits['yaml'];
   /** Hash of the parts of the source's configuration that shape the applied set. */
   configHash: string;
   db: Database['db'];

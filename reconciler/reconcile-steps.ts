@@ -2,7 +2,8 @@
 // revision, stop if nothing changed, fetch, parse what is new, validate, store. Each step has
 // the same signature; `runReconcile` times them and always summarises status in a `finally`.
 import { mapLimit } from './map-limit.js';
-import { parseDefinitionFile, validateParsed, type ParsedFile } from '../schemas/index.js';
+import { validateParsed, type ParsedFile } from '../schemas/index.js';
+import { parseEntry } from './parse-entry.js';
 import { toRecord } from './definition-rows.js';
 import type { ReconcileContext, Step } from './reconcile-context.js';
 import { setCondition, shortRevision } from './conditions.js';
@@ -48,7 +49,7 @@ export const parseFiles: Step = async (ctx) => {
     seen.add(path);
     const known = parsed.get(path);
     if (known && known.oid === entry.oid) return known.file;
-    const file = parseDefinitionFile({ path, text: await snapshot.read(entry) });
+    const file = await parseEntry(snapshot, entry, path, ctx.yaml);
     ctx.stats.filesParsed++;
     parsed.set(path, { oid: entry.oid, file });
     return file;

@@ -6,11 +6,12 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { Db } from '../schemas/database/index.js';
 import type { Reconciler } from '../reconciler/index.js';
+import type { Limits } from '../config/index.js';
 import { agentsRoutes, ApiError, countsRoutes, definitionsRoutes, runsRoutes, sourcesRoutes, tokensRoutes, type RunsEngine, type RunsRoutesDeps } from './api/index.js';
 import { requireToken } from './auth/index.js';
 import { dashboardRoutes } from './dashboard/index.js';
 import { probeRoutes, type ProbeDeps } from './probes/index.js';
-import { bodyBudgetMiddleware, createBodyBudget, eventsRoutes, genericReceiver, githubReceiver, type GenericReceiverDeps, type GithubReceiverDeps, type HttpLimits, type Intake } from './intake/index.js';
+import { bodyBudgetMiddleware, createBodyBudget, eventsRoutes, genericReceiver, githubReceiver, type GenericReceiverDeps, type GithubReceiverDeps, type Intake } from './intake/index.js';
 
 export interface AppDeps {
   db: Db;
@@ -38,10 +39,10 @@ export interface AppDeps {
     /** limits.logs (page bytes, followers); default DEFAULT_LIMITS.logs. */
     limits?: RunsRoutesDeps['limits'];
   };
+  /** `limits:` of eventops.yaml (default DEFAULT_LIMITS): request bodies (http), YAML aliases of events (yaml). */
+  limits?: Limits;
   /** `/readyz`'s checks and `/metrics`' registry. Absent: `/readyz` asks nothing, `/metrics` is not served. */
   probes?: Omit<ProbeDeps, 'version'>;
-  /** Request bodies' bounds (config.limits.http): size, bytes in flight over all requests, read timeout. Default DEFAULT_LIMITS.http. */
-  limits?: HttpLimits;
 }
 
 /** Builds the application; serve it with startHttpServer. */
@@ -54,7 +55,7 @@ export function createApp(deps: AppDeps): Hono {
     c.header('x-eventops-version', deps.version);
   });
   // One budget of body bytes in flight for every route that reads a body (readRawBody).
-  app.use(bodyBudgetMiddleware(createBodyBudget(deps.limits)));
+  app.use(bodyBudgetMiddleware(createBodyBudget(deps.limits?.http)));
 
   app.route('/', probeRoutes({ version: deps.version, ...deps.probes }));
   if (deps.intake) {
@@ -71,7 +72,7 @@ export function createApp(deps: AppDeps): Hono {
   app.route('/api/v1', tokensRoutes({ db: deps.db }));
   app.route('/api/v1', agentsRoutes({ db: deps.db }));
   app.route('/api/v1', countsRoutes({ db: deps.db }));
-  if (deps.intake) app.route('/api/v1', eventsRoutes({ db: deps.db, intake: deps.intake.intake }));
+  if (deps.intake) app.route('/api/v1', eventsRoutes({ db: deps.db, intake: deps.intake.intake, ...(deps.limits ? { yaml: deps.limits.yaml } : {}) }));
   if (deps.runs) app.route('/api/v1', runsRoutes({ db: deps.db, engine: deps.runs.engine, reportError, ...(deps.runs.follow ? { follow: deps.runs.follow } : {}), ...(deps.runs.limits ? { limits: deps.runs.limits } : {}) }));
 
   app.notFound((c) => c.json({ error: { code: 'NotFound', message: `no route ${c.req.method} ${c.req.path}` } }, 404));

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { CORE_SCHEMA, load as loadYaml } from 'js-yaml';
+import { firstLineOf, parseYamlValue } from '../../schemas/index.js';
 import { UsageError, type Io } from '../output.js';
 import { connect, print, withClientOptions, type ClientOptions } from './client-options.js';
 import { formatTable } from './sources-format.js';
@@ -46,9 +46,10 @@ async function sendEvent(opts: ClientOptions & { file: string }, io: Io): Promis
   });
   let doc: unknown;
   try {
-    doc = loadYaml(text, { schema: CORE_SCHEMA, filename: opts.file });
+    // Aliases are counted first: an alias bomb would otherwise be expanded into the request body.
+    doc = parseYamlValue(text);
   } catch (error) {
-    throw new UsageError(`${opts.file}: not valid YAML or JSON: ${(error as Error).message.split('\n')[0]}`);
+    throw new UsageError(`${opts.file}: not valid YAML or JSON: ${firstLineOf((error as Error).message)}`);
   }
   const { client, output } = await connect(opts, io);
   const accepted = (await client.post('/api/v1/events', { body: doc })) as { eventId: string; duplicate?: boolean };

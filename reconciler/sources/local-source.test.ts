@@ -1,13 +1,14 @@
 // Tests of the local folder source against real temp folders: revisions follow content (not
 // mtimes), blob ids match what the git CLI computes, filters, errors, and the debounced watch.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SourceError } from '../errors.js';
+import { parseEntry } from '../parse-entry.js';
 import { gitBlobId } from './blob-id.js';
 import { createLocalSource } from './local-source.js';
 import type { LocalSourceOptions } from './local-source.js';
@@ -224,6 +225,58 @@ describe('createLocalSource', () => {
     expect((await failure(snapshot.read(b))).reason).toBe('Changed');
   });
 
+  it('never reads a symlinked file that leads out of the folder: it is a diagnostic of its own; links inside are followed', async () => {
+    const outside = mkdtempSync(join(tmpdir(), 'eventops-outside-'));
+    try {
+      // Not YAML at all: a parse error would quote it.
+      const secret = 'root:$6$Zx9saltsalt$hashedpasswordhashedpassword:19000:0:99999:7:::\n"unclosed: [\n';
+      writeFileSync(join(outside, 'shadow'), secret);
+      put('a.yaml', 'apiVersion: eventops.dev/v1\nkind: Event\ntype: hello\n');
+      symlinkSync(join(outside, 'shadow'), join(folder, 'leak.yaml'));
+      symlinkSync('a.yaml', join(folder, 'inside.yaml'));
+      mkdirSync(join(folder, 'sub'));
+      symlinkSync('../../' + outside.split('/').pop() + '/shadow', join(folder, 'sub', 'relative.yaml'));
+      const src = source();
+      const snapshot = await src.snapshot(await src.resolve());
+      expect(snapshot.entries.map((e) => e.path)).toEqual(['a.yaml', 'inside.yaml', 'leak.yaml', 'sub/relative.yaml']);
+      const byPath = new Map(snapshot.entries.map((e) => [e.path, e]));
+      expect(byPath.get('inside.yaml')?.oid).toBe(byPath.get('a.yaml')?.oid);
+      expect(byPath.get('inside.yaml')?.refused).toBeUndefined();
+      for (const path of ['leak.yaml', 'sub/relative.yaml']) {
+        const entry = byPath.get(path);
+        expect(entry?.refused).toBe(`${path}: is a symbolic link to a path outside the source folder; not read. Put the file itself in the folder, or point the link inside it`);
+        await expect(snapshot.read(entry as NonNullable<typeof entry>)).rejects.toThrow(/outside the source folder/);
+      }
+      const parsed = await Promise.all(snapshot.entries.map((e) => parseEntry(snapshot, e, e.path, undefined)));
+      const diagnostics = parsed.flatMap((f) => f.diagnostics);
+      expect(diagnostics.map((d) => `${d.file}:${d.line}: ${d.rule}`)).toEqual(['leak.yaml:1: unreadable-file', 'sub/relative.yaml:1: unreadable-file']);
+      expect(JSON.stringify(diagnostics)).not.toMatch(/hashedpassword|root:/);
+      // Pointing the link elsewhere outside is a new revision (its id is that of the link's text).
+      const before = await src.resolve();
+      rmSync(join(folder, 'leak.yaml'));
+      symlinkSync('/etc/hostname', join(folder, 'leak.yaml'));
+      expect(await src.resolve()).not.toBe(before);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  it('does not read through a file replaced by a link out of the folder after it was listed', async () => {
+    const outside = mkdtempSync(join(tmpdir(), 'eventops-outside-'));
+    try {
+      writeFileSync(join(outside, 'shadow'), 'a: 1\n');
+      put('a.yaml', 'a: 1\n');
+      const src = source();
+      const snapshot = await src.snapshot(await src.resolve());
+      rmSync(join(folder, 'a.yaml'));
+      symlinkSync(join(outside, 'shadow'), join(folder, 'a.yaml'));
+      const err = await failure(snapshot.read(snapshot.entries[0] as NonNullable<(typeof snapshot.entries)[0]>));
+      expect(err.reason).toBe('Changed');
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
   it('stops with Aborted (transient) when the signal is aborted', async () => {
     put('a.yaml', 'a: 1\n');
     const err = await failure(source().resolve(AbortSignal.abort()));
@@ -310,6 +363,21 @@ describe('watch', () => {
 
     put('real.yaml', 'x: 1\n');
     await seen.reach(base + 1);
+  });
+
+  it('does not watch through a symlinked folder that leads out of the folder', async () => {
+    const outside = mkdtempSync(join(tmpdir(), 'eventops-outside-'));
+    try {
+      symlinkSync(outside, join(folder, 'elsewhere'));
+      const seen = counter();
+      source({ debounceMs }).watch?.(seen.onChange);
+      const base = await waitUntilWatching(seen);
+      writeFileSync(join(outside, 'x.yaml'), 'x: 1\n');
+      await sleep(debounceMs * 3);
+      expect(seen.calls()).toBe(base);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
   });
 
   it('stops its watches on close', async () => {

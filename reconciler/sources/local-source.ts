@@ -2,11 +2,13 @@
 // revision is a sha256 over the YAML files' paths and git blob ids, so it changes exactly when
 // the definitions do (not when a file is only touched), and a chokidar watch asks for a
 // reconcile when files change. Blob ids are cached by file stat so an unchanged folder costs
-// one directory walk and one stat per file.
+// one directory walk and one stat per file. A symlinked file is followed only when it resolves
+// inside the folder; one that leads out of it is listed with a reason and never read, so a link
+// to /etc/shadow cannot put a line of it into a diagnostic that any read token sees.
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import type { Dirent, Stats } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, realpath } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { watch as watchFolder } from 'chokidar';
@@ -40,6 +42,8 @@ interface CachedBlob {
 interface Listing {
   revision: string;
   entries: SourceEntry[];
+  /** The folder's real path (symlinks resolved) when it was listed: reads must stay inside it. */
+  realRoot: string;
 }
 
 // Stats and reads are synchronous, in batches: for thousands of small files that is ~5x faster
@@ -58,7 +62,9 @@ const MAX_WAIT_DEBOUNCES = 10;
 
 /**
  * Creates a source for the YAML files under `path/dir`, skipping names that start with `.`,
- * `node_modules` folders and `ignore` globs. Symlinked files are followed; symlinked folders are not.
+ * `node_modules` folders and `ignore` globs. Symlinked files are followed when they resolve inside
+ * the folder; one that leads outside is an entry with `refused` set (its diagnostic), never read.
+ * Symlinked folders are not followed.
  */
 export function createLocalSource(options: LocalSourceOptions): DefinitionSource {
   const { name } = options;
@@ -73,7 +79,7 @@ export function createLocalSource(options: LocalSourceOptions): DefinitionSource
       : undefined;
 
   /** What the last scan saw; the blobs are the cache for the next one. */
-  let state: { blobs: Map<string, CachedBlob>; listing: Listing } | undefined;
+  let state: { blobs: Map<string, CachedBlob>; refused: Map<string, SourceEntry>; listing: Listing } | undefined;
   const stops = new Set<() => Promise<void>>();
   let closed = false;
 
@@ -102,9 +108,10 @@ export function createLocalSource(options: LocalSourceOptions): DefinitionSource
    * The candidate YAML files, as paths relative to `root` (with `/`) and absolute. Folders that
    * vanish mid-walk are skipped. Folders are read in parallel: the stats that follow are the cost.
    */
-  async function listFiles(): Promise<{ rel: string[]; abs: string[] }> {
+  async function listFiles(): Promise<{ rel: string[]; abs: string[]; links: Set<string> }> {
     const rel: string[] = [];
     const abs: string[] = [];
+    const links = new Set<string>();
     async function visit(folder: string, prefix: string): Promise<void> {
       let dirents: Dirent[];
       try {
@@ -124,12 +131,45 @@ export function createLocalSource(options: LocalSourceOptions): DefinitionSource
         } else if ((d.isFile() || d.isSymbolicLink()) && isYaml(d.name) && !isIgnored(path)) {
           rel.push(path);
           abs.push(folderPrefix + d.name);
+          if (d.isSymbolicLink()) links.add(path);
         }
       }
       await Promise.all(subfolders);
     }
     await visit(root, '');
-    return { rel, abs };
+    return { rel, abs, links };
+  }
+
+  /**
+   * Where a symlinked file really is: its real path when that is inside `realRoot`, `outside`
+   * when it leads out of the folder (the target is not opened), undefined when dangling or looping.
+   */
+  function resolveLink(abs: string, realRoot: string): string | 'outside' | undefined {
+    let real: string;
+    try {
+      real = realpathSync(abs);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') return undefined;
+      throw err;
+    }
+    return escapes(relative(realRoot, real)) ? 'outside' : real;
+  }
+
+  /** A link leading out of the folder: its id is git's for a symlink (a blob of the link's text), so retargeting it is a new revision. */
+  function refusedEntry(rel: string, abs: string): SourceEntry | undefined {
+    let target: string;
+    try {
+      target = readlinkSync(abs);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    return {
+      path: rel,
+      oid: gitBlobId(Buffer.from(target)),
+      refused: `${rel}: is a symbolic link to a path outside the source folder; not read. Put the file itself in the folder, or point the link inside it`,
+    };
   }
 
   /** The file's stats, or undefined when it is gone or not a regular file (a dangling or looping link). */
@@ -145,11 +185,11 @@ export function createLocalSource(options: LocalSourceOptions): DefinitionSource
   }
 
   /** The file's blob, or undefined when it was deleted since it was listed (then it is not part of this revision). */
-  function hashFile(rel: string, st: Stats): CachedBlob | undefined {
+  function hashFile(abs: string, st: Stats): CachedBlob | undefined {
     const hashedAt = Date.now();
     let bytes: Buffer;
     try {
-      bytes = readFileSync(join(root, rel));
+      bytes = readFileSync(abs);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
@@ -166,48 +206,61 @@ export function createLocalSource(options: LocalSourceOptions): DefinitionSource
     checkAborted(signal);
     try {
       const files = await listFiles();
+      const realRoot = realpathSync(root);
       const before = state;
       const blobs = new Map<string, CachedBlob>();
-      const stale: [string, Stats][] = [];
+      const refused = new Map<string, SourceEntry>();
+      const stale: [string, string, Stats][] = [];
       for (let i = 0; i < files.rel.length; i += STAT_BATCH) {
         if (i > 0) await nextTurn();
         checkAborted(signal);
         for (let j = i; j < Math.min(i + STAT_BATCH, files.rel.length); j++) {
           const rel = files.rel[j] as string;
-          const st = statFile(files.abs[j] as string);
+          let abs = files.abs[j] as string;
+          if (files.links.has(rel)) {
+            const real = resolveLink(abs, realRoot);
+            if (real === undefined) continue;
+            if (real === 'outside') {
+              const entry = refusedEntry(rel, abs);
+              if (entry) refused.set(rel, entry);
+              continue;
+            }
+            abs = real;
+          }
+          const st = statFile(abs);
           if (!st) continue;
           const known = before?.blobs.get(rel);
           if (known?.trusted && known.size === st.size && known.mtimeMs === st.mtimeMs && known.ino === st.ino) {
             blobs.set(rel, known);
           } else {
-            stale.push([rel, st]);
+            stale.push([rel, abs, st]);
           }
         }
       }
       // Same files with the same stats as last time: the last listing still holds.
-      if (before && stale.length === 0 && blobs.size === before.blobs.size) return before.listing;
+      if (before && stale.length === 0 && blobs.size === before.blobs.size && sameRefused(refused, before.refused) && realRoot === before.listing.realRoot) return before.listing;
 
       let batchFiles = 0;
       let batchBytes = 0;
-      for (const [rel, st] of stale) {
+      for (const [rel, abs, st] of stale) {
         if (batchFiles >= READ_BATCH_FILES || batchBytes >= READ_BATCH_BYTES) {
           await nextTurn();
           checkAborted(signal);
           batchFiles = 0;
           batchBytes = 0;
         }
-        const blob = hashFile(rel, st);
+        const blob = hashFile(abs, st);
         if (blob) blobs.set(rel, blob);
         batchFiles += 1;
         batchBytes += st.size;
       }
 
-      const entries = [...blobs].map(([path, blob]) => ({ path, oid: blob.oid }));
+      const entries: SourceEntry[] = [...[...blobs].map(([path, blob]) => ({ path, oid: blob.oid })), ...refused.values()];
       entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
       const hash = createHash('sha256');
       for (const e of entries) hash.update(`${e.path}\0${e.oid}\n`);
-      const listing = { revision: `sha256:${hash.digest('hex')}`, entries };
-      if (!closed) state = { blobs, listing };
+      const listing = { revision: `sha256:${hash.digest('hex')}`, entries, realRoot };
+      if (!closed) state = { blobs, refused, listing };
       return listing;
     } catch (err) {
       throw toSourceError(err);
@@ -219,10 +272,16 @@ export function createLocalSource(options: LocalSourceOptions): DefinitionSource
     if (isAbsolute(entry.path) || escapes(relative(root, abs))) {
       throw new SourceError('stalling', 'InvalidPath', `${where()}: ${JSON.stringify(entry.path)} is not a path inside ${root}`);
     }
+    if (entry.refused !== undefined) throw new SourceError('stalling', 'InvalidPath', `${where()}: ${entry.refused}`);
     let bytes: Buffer;
     try {
-      bytes = await readFile(abs);
+      // The file may have become a link out of the folder since it was listed: the target is
+      // not opened then, and the next listing reports the link.
+      const real = await realpath(abs);
+      if (escapes(relative(await realpath(root), real))) throw changed(entry);
+      bytes = await readFile(real);
     } catch (err) {
+      if (err instanceof SourceError) throw err;
       throw (err as NodeJS.ErrnoException).code === 'ENOENT' ? changed(entry, err) : toSourceError(err);
     }
     if (gitBlobId(bytes) !== entry.oid) throw changed(entry);
@@ -263,6 +322,9 @@ export function createLocalSource(options: LocalSourceOptions): DefinitionSource
       };
       const watcher = watchFolder(root, {
         ignoreInitial: true,
+        // A link is watched as a link: one to `/` must not make the watch walk the whole disk,
+        // and a link inside the folder points at a file that is watched itself.
+        followSymlinks: false,
         ignored: (p) => isHiddenOrModules(relative(root, p)),
         awaitWriteFinish: false,
       });
@@ -294,6 +356,12 @@ export function createLocalSource(options: LocalSourceOptions): DefinitionSource
 
 function isYaml(fileName: string): boolean {
   return fileName.endsWith('.yaml') || fileName.endsWith('.yml');
+}
+
+function sameRefused(a: ReadonlyMap<string, SourceEntry>, b: ReadonlyMap<string, SourceEntry>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [rel, entry] of a) if (b.get(rel)?.oid !== entry.oid) return false;
+  return true;
 }
 
 /** True for a path (relative to the watched folder) inside or naming a hidden entry or node_modules. */

@@ -8,6 +8,8 @@ export interface SourceEntry {
   path: string;
   /** Git blob id (40 hex): the same content always has the same id, in git and in folders. */
   oid: string;
+  /** Why the file is not read (a symlink leading out of the folder): shown as its diagnostic, `read` is never called. */
+  refused?: string;
 }
 
 export interface SourceSnapshot {

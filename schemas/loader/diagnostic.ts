@@ -27,3 +27,16 @@ export function sortDiagnostics(list: Diagnostic[]): Diagnostic[] {
 export function formatDiagnostic(d: Diagnostic): string {
   return `${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message} [${d.rule}]`;
 }
+
+/** Longest message text taken from a parser: its first line, so a file's content is never echoed beyond the offending line. */
+const MAX_QUOTED = 200;
+
+/**
+ * The first line of a parser's message, at most 200 characters. Parser messages may quote the
+ * source (a file that is not YAML at all, say a symlinked secret), and diagnostics are shown to
+ * anyone with a read token, so no more than a piece of the offending line gets through.
+ */
+export function firstLineOf(text: string): string {
+  const line = text.split(/\r?\n/, 1)[0] ?? '';
+  return line.length > MAX_QUOTED ? `${line.slice(0, MAX_QUOTED)}…` : line;
+}

@@ -1,7 +1,8 @@
 // YAML reads `version: 1.0` as the number 1. Where the schema declares a string, the user
 // meant the text they wrote, so this puts the source text back. Free-form places (event
 // bodies, inputs) keep YAML's own types; literal inputs are matched to declared types later.
-// Runs on every document, so the schema is compiled once into a tree of small descriptors.
+// Runs on every document, so the schema is compiled once into a tree of small descriptors. A
+// node shared through a YAML alias is walked once, at its first path.
 import type { PathSegment, YamlDocument } from './parse-yaml.js';
 
 type JsonSchema = {
@@ -51,7 +52,7 @@ export function keepStringText(value: unknown, schema: object, doc: YamlDocument
     root = make([schema as JsonSchema]);
     roots.set(schema, root);
   }
-  return root ? walk(value, root, [], doc) : value;
+  return root ? walk(value, root, [], doc, new WeakSet()) : value;
 }
 
 function make(schemas: JsonSchema[]): Slot | null {
@@ -60,11 +61,12 @@ function make(schemas: JsonSchema[]): Slot | null {
 }
 
 /** Changes `value` in place where needed (it is the loader's own copy) and returns it. */
-function walk(value: unknown, slot: Slot, path: PathSegment[], doc: YamlDocument): unknown {
+function walk(value: unknown, slot: Slot, path: PathSegment[], doc: YamlDocument, seen: WeakSet<object>): unknown {
   if (typeof value === 'number' || typeof value === 'boolean') {
     return slot.wantsString ? (doc.sourceText(path) ?? String(value)) : value;
   }
-  if (value === null || typeof value !== 'object') return value;
+  if (value === null || typeof value !== 'object' || seen.has(value)) return value;
+  seen.add(value);
   if (Array.isArray(value)) {
     const item = slot.item();
     if (!item) return value;
@@ -72,7 +74,7 @@ function walk(value: unknown, slot: Slot, path: PathSegment[], doc: YamlDocument
       const v: unknown = value[i];
       if (typeof v === 'string') continue;
       path.push(i);
-      value[i] = walk(v, item, path, doc);
+      value[i] = walk(v, item, path, doc, seen);
       path.pop();
     }
     return value;
@@ -84,7 +86,7 @@ function walk(value: unknown, slot: Slot, path: PathSegment[], doc: YamlDocument
     const child = slot.child(key);
     if (!child) continue;
     path.push(key);
-    record[key] = walk(v, child, path, doc);
+    record[key] = walk(v, child, path, doc, seen);
     path.pop();
   }
   return value;

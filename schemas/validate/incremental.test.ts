@@ -19,7 +19,7 @@ function step(before: { files: SourceFile[]; parsed: ParsedFile[]; result: Incre
 }
 
 function start(files: SourceFile[]) {
-  const parsed = files.map(parseDefinitionFile);
+  const parsed = files.map((f) => parseDefinitionFile(f));
   return { files, parsed, result: validateParsed(parsed) };
 }
 

@@ -4,7 +4,7 @@
 // re-checks only the files that changed and the definitions that refer to them by name, and
 // reuses the other findings, so one changed file in ten thousand costs milliseconds.
 import { sortDiagnostics, type Diagnostic } from '../loader/diagnostic.js';
-import { parseYamlFile, type SourceFile } from '../loader/parse-yaml.js';
+import { parseYamlFile, type SourceFile, type YamlParseOptions } from '../loader/parse-yaml.js';
 import type { Pipeline, Trigger } from '../language/index.js';
 import { toDefinition } from './classify.js';
 import { createContext, type Rule } from './context.js';
@@ -60,10 +60,11 @@ export interface IncrementalResult extends ValidationResult {
   rewritten: Set<ParsedFile>;
 }
 
-export function parseDefinitionFile(file: SourceFile): ParsedFile {
+/** `options.maxAliases` is `limits.yaml.maxAliases` (default 100). */
+export function parseDefinitionFile(file: SourceFile, options: YamlParseOptions = {}): ParsedFile {
   const diagnostics: Diagnostic[] = [];
   const definitions: Definition[] = [];
-  const parsed = parseYamlFile(file);
+  const parsed = parseYamlFile(file, options);
   diagnostics.push(...parsed.diagnostics);
   for (const doc of parsed.documents) {
     const def = toDefinition(doc, diagnostics);
@@ -72,8 +73,8 @@ export function parseDefinitionFile(file: SourceFile): ParsedFile {
   return { path: file.path, definitions, diagnostics };
 }
 
-export function validateFiles(files: readonly SourceFile[]): ValidationResult {
-  const { definitions, diagnostics, errors, warnings } = validateParsed(files.map(parseDefinitionFile));
+export function validateFiles(files: readonly SourceFile[], options: YamlParseOptions = {}): ValidationResult {
+  const { definitions, diagnostics, errors, warnings } = validateParsed(files.map((file) => parseDefinitionFile(file, options)));
   return { definitions, diagnostics, errors, warnings };
 }
 
@@ -131,7 +132,7 @@ export function validateParsed(files: readonly ParsedFile[], previous?: Validati
   }
   for (const rule of DEFINITION_RULES) rule(ctx);
 
-  const all = [...files.flatMap((f) => f.diagnostics), ...setFindings, ...[...findings.values()].flat()];
+  const all = [...files.flatMap((f) => f.diagnostics), ...setFindings, ...[...findings.values()].flat()].map(capMessage);
   const sorted = sortDiagnostics(all);
   const errors = sorted.filter((d) => d.severity === 'error').length;
   return {
@@ -143,6 +144,20 @@ export function validateParsed(files: readonly ParsedFile[], previous?: Validati
     checked,
     rewritten,
   };
+}
+
+/** Longest message a diagnostic keeps: room for any rule's advice plus a short quote of the value. */
+const MAX_MESSAGE = 400;
+
+/**
+ * Diagnostics quote values from the file (`unsupported apiVersion "…"`), and anyone with a read
+ * token sees them: a value of many lines or kilobytes is cut, so no message carries more of the
+ * file than a piece of one line.
+ */
+function capMessage(d: Diagnostic): Diagnostic {
+  const line = d.message.split(/\r?\n/, 1)[0] ?? '';
+  if (line === d.message && line.length <= MAX_MESSAGE) return d;
+  return { ...d, message: `${line.slice(0, MAX_MESSAGE)}…` };
 }
 
 /** Pipelines a definition refers to by name (a trigger's pipelines, a pipeline's pipeline tasks). */

@@ -4,10 +4,10 @@
 import { randomUUID } from 'node:crypto';
 import { and, desc, eq, isNull, type SQL } from 'drizzle-orm';
 import { Hono } from 'hono';
-import { CORE_SCHEMA, load as loadYaml } from 'js-yaml';
-import { convertLegacy, detectLegacy, eventKindProblem } from '../../schemas/index.js';
+import { convertLegacy, detectLegacy, eventKindProblem, firstLineOf, parseYamlValue } from '../../schemas/index.js';
 import { events, runs, type Db } from '../../schemas/database/index.js';
 import { eventFromDefinition, EventShapeError } from '../../queue/matching/index.js';
+import { DEFAULT_LIMITS, type Limits } from '../../config/index.js';
 import { requireToken } from '../auth/index.js';
 import { badRequest, notFound } from '../api/index.js';
 import type { Intake } from './accept-event.js';
@@ -17,6 +17,8 @@ import { checkStorable } from './storable.js';
 export interface EventsRoutesDeps {
   db: Db;
   intake: Intake;
+  /** `limits.yaml`: aliases a YAML body may use (default DEFAULT_LIMITS.yaml). */
+  yaml?: Limits['yaml'];
 }
 
 /** An API event's body is small; webhooks have their own, larger limit. */
@@ -28,7 +30,7 @@ export function eventsRoutes(deps: EventsRoutesDeps): Hono {
 
   routes.post('/events', requireToken({ db: deps.db, scope: 'events:write' }), async (c) => {
     const text = utf8(await readRawBody(c, MAX_EVENT_BYTES));
-    const doc = parseDocument(text, c.req.header('content-type') ?? '', deps.intake.maxDepth);
+    const doc = parseDocument(text, c.req.header('content-type') ?? '', deps.intake.maxDepth, deps.yaml ?? DEFAULT_LIMITS.yaml);
     let event;
     try {
       event = eventFromDefinition(doc, { id: randomUUID(), receivedAt: new Date(), source: 'api' });
@@ -87,14 +89,15 @@ export function eventsRoutes(deps: EventsRoutesDeps): Hono {
  * (400): what PostgreSQL cannot store or nesting past `maxDepth` (checked before anything
  * walks the document), and a document of another kind or apiVersion than an Event.
  */
-function parseDocument(text: string, contentType: string, maxDepth: number): unknown {
+function parseDocument(text: string, contentType: string, maxDepth: number, yaml: Limits['yaml']): unknown {
   let doc: unknown;
   try {
-    doc = /json/i.test(contentType) ? JSON.parse(text) : loadYaml(text, { schema: CORE_SCHEMA });
+    // YAML aliases are counted before values are built: an alias bomb is a 400 naming its line.
+    doc = /json/i.test(contentType) ? JSON.parse(text) : parseYamlValue(text, { maxAliases: yaml.maxAliases });
   } catch (error) {
     // The YAML parser recurses: a deep enough flow collection overflows its stack.
     if (error instanceof RangeError) throw badRequest(`the body is nested too deeply to read; at most ${maxDepth} levels of objects and lists (limits.http.maxDepth)`);
-    throw badRequest(`the body is not valid ${/json/i.test(contentType) ? 'JSON' : 'YAML or JSON'}: ${(error as Error).message.split('\n')[0]}`);
+    throw badRequest(`the body is not valid ${/json/i.test(contentType) ? 'JSON' : 'YAML or JSON'}: ${firstLineOf((error as Error).message)}`);
   }
   checkStorable(doc, '', maxDepth);
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return doc;

@@ -62,6 +62,8 @@ export const noSecretLiterals: Rule = (ctx) => {
   for (const def of ctx.all) {
     if (!ctx.checks(def)) continue;
     const path: PathSegment[] = [];
+    // A node shared through a YAML alias is checked once: the walk stays linear in the text.
+    const seen = new WeakSet<object>();
     const visit = (value: unknown, key: string | number | undefined) => {
       if (typeof value === 'string') {
         const what = secretLike(key, value);
@@ -70,7 +72,8 @@ export const noSecretLiterals: Rule = (ctx) => {
         }
         return;
       }
-      if (value === null || typeof value !== 'object' || isSecretRef(value)) return;
+      if (value === null || typeof value !== 'object' || seen.has(value) || isSecretRef(value)) return;
+      seen.add(value);
       if (Array.isArray(value)) {
         for (let i = 0; i < value.length; i++) {
           path.push(i);
