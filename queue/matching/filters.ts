@@ -3,7 +3,7 @@
 // expression filters are CEL conditions over the event. Compiled once per trigger; each
 // evaluation says whether the filter holds and why, in words an author can act on.
 import { compileExpression, parseTemplate, soleExpression, type CompiledExpression, type TriggerFilter } from '../../schemas/index.js';
-import { globToRegExp } from './glob.js';
+import { compileGlob } from './glob.js';
 import { describeValue, describeValues, kindOf } from './describe-value.js';
 import { project, referencedPaths } from './expression-context.js';
 import type { NormalizedEvent } from './normalized-event.js';
@@ -96,7 +96,7 @@ function compileDataFilter(path: string, value: Scalar | Scalar[], match: Match,
     tests = values.map((v) => {
       const text = String(v);
       if (match === 'prefix') return (s: string) => s.startsWith(text);
-      const re = match === 'regex' ? new RegExp(text, 'u') : globToRegExp(text);
+      const re = match === 'regex' ? new RegExp(text, 'u') : compileGlob(text);
       return (s: string) => re.test(s);
     });
   } catch (error) {
