@@ -10,4 +10,4 @@ export { commandOf, commandsOf, type CommandCall } from './commands.js';
 export type { FilterVerdict } from './filters.js';
 export { resolveInputs, type InputsResult } from './resolve-inputs.js';
 export { dedupeKey, type DedupeResult } from './dedupe.js';
-export { matchEvent, type MatchResult, type MatchOptions, type PipelineLookup, type PlannedRun, type TriggerVerdict, type Verdict } from './match-event.js';
+export { matchEvent, matchEventYielding, type MatchLimits, type YieldingOptions, type MatchResult, type MatchOptions, type PipelineLookup, type PlannedRun, type TriggerVerdict, type Verdict } from './match-event.js';
