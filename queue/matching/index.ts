@@ -4,7 +4,7 @@
 export { createEvent, eventView, scheduleTarget, type NormalizedEvent, type EventFields } from './normalized-event.js';
 export { cloudEventOf, eventFromDefinition, eventFromGithub, EventShapeError, type Arrival, type GithubDelivery } from './event-documents.js';
 export { SubjectTrie, subjectMatches } from './subject-trie.js';
-export { buildTriggerIndex, type TriggerIndex } from './trigger-index.js';
+export { buildTriggerIndex, buildTriggerIndexYielding, type TriggerIndex } from './trigger-index.js';
 export type { TriggerEntry, CompiledTrigger } from './compiled-trigger.js';
 export { commandOf, commandsOf, type CommandCall } from './commands.js';
 export type { FilterVerdict } from './filters.js';
