@@ -95,7 +95,7 @@ describe('one event matching 10,000 triggers', () => {
     expect(maxDelayMs).toBeLessThan(250);
   });
 
-  it('filters the triggers it did not reach within limits.matching.eventTimeMs, saying why', { timeout: 300_000 }, async () => {
+  it('filters the triggers it did not reach within limits.matching.eventTime, saying why', { timeout: 300_000 }, async () => {
     const id = await accept();
     const outcome = await matchStoredEvent({ db: database.db, triggers, limits: { expressionCost: 100_000, eventTimeMs: 1 } }, id);
     const [row] = await database.db.select().from(events).where(eq(events.id, id));
@@ -103,7 +103,7 @@ describe('one event matching 10,000 triggers', () => {
     expect(verdicts).toHaveLength(TRIGGERS);
     const late = verdicts.filter((v) => v.verdict === 'filtered');
     expect(late.length).toBeGreaterThan(0);
-    expect(late[0]?.reason).toBe('not reached: matching this event took over 1 ms (limits.matching.eventTimeMs)');
+    expect(late[0]?.reason).toBe('not reached: matching this event took over 1 ms (limits.matching.eventTime)');
     expect(outcome?.runIds.length).toBe(TRIGGERS - late.length);
   });
 });

@@ -31,7 +31,7 @@ export interface FilterInput {
 
 export interface ExpressionBudget extends EvaluationBudget {
   maxCost: number;
-  /** limits.matching.eventTimeMs, for the reason. */
+  /** limits.matching.eventTime, for the reason. */
   eventTimeMs?: number;
 }
 
@@ -232,7 +232,7 @@ function compileExprFilter(text: string, index: number): CompiledFilter {
 function failure(error: unknown, budget: ExpressionBudget | undefined): string {
   if (!(error instanceof ExpressionBudgetError)) return `failed: ${message(error)}`;
   if (error.kind === 'cost') return `not evaluated: expression cost over the budget of ${error.limit} (limits.matching.expressionCost)`;
-  return `not evaluated: matching this event took over ${budget?.eventTimeMs ?? '?'} ms (limits.matching.eventTimeMs)`;
+  return `not evaluated: matching this event took over ${budget?.eventTimeMs ?? '?'} ms (limits.matching.eventTime)`;
 }
 
 function broken(index: number, reason: string): CompiledFilter {

@@ -98,7 +98,7 @@ export function matchEvent(index: TriggerIndex, event: NormalizedEvent, lookupPi
 /**
  * Matches `event` as the server does: the work is cut into slices of `sliceMs` with the event
  * loop let run between them (10,000 triggers froze the API for 30 s when matched in one go),
- * and only the working time counts towards limits.matching.eventTimeMs.
+ * and only the working time counts towards limits.matching.eventTime.
  */
 export async function matchEventYielding(index: TriggerIndex, event: NormalizedEvent, lookupPipeline: PipelineLookup, options: YieldingOptions = {}): Promise<MatchResult> {
   const clock = workClock(options.now);
@@ -145,7 +145,7 @@ function* matching(index: TriggerIndex, event: NormalizedEvent, lookupPipeline: 
   // Past the time bound, the triggers not reached yet are filtered, saying why.
   const late = (trigger: CompiledTrigger): TriggerVerdict | undefined =>
     limits && spent() > limits.eventTimeMs
-      ? verdictOf(trigger, 'filtered', `not reached: matching this event took over ${limits.eventTimeMs} ms (limits.matching.eventTimeMs)`)
+      ? verdictOf(trigger, 'filtered', `not reached: matching this event took over ${limits.eventTimeMs} ms (limits.matching.eventTime)`)
       : undefined;
   const rendered = new Map<string, unknown>();
   const verdicts: TriggerVerdict[] = [];

@@ -41,7 +41,7 @@ describe('matching limits', () => {
     const late = verdicts.filter((v) => v.verdict === 'filtered');
     expect(late.length).toBeGreaterThan(0);
     expect(late.length).toBeLessThan(5);
-    expect(late[0]?.reason).toBe('not reached: matching this event took over 3 ms (limits.matching.eventTimeMs)');
+    expect(late[0]?.reason).toBe('not reached: matching this event took over 3 ms (limits.matching.eventTime)');
     expect(runs).toHaveLength(5 - late.length);
   });
 

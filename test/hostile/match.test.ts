@@ -122,10 +122,10 @@ describe('hostile matching', () => {
     expect(worstMs).toBeLessThan(1000);
     expect(worstReadMs).toBeLessThan(1000);
     expect(event.verdicts).toHaveLength(STORM);
-    // Each is filtered: by its CEL filter, or, past limits.matching.eventTimeMs on a busy machine, as not reached.
+    // Each is filtered: by its CEL filter, or, past limits.matching.eventTime on a busy machine, as not reached.
     for (const v of event.verdicts) {
       expect(v.verdict).toBe('filtered');
-      expect(v.reason).toMatch(/`body\.l\.exists\(x, x == 99\)` is false|not reached: matching this event took over \d+ ms \(limits\.matching\.eventTimeMs\)/);
+      expect(v.reason).toMatch(/`body\.l\.exists\(x, x == 99\)` is false|not reached: matching this event took over \d+ ms \(limits\.matching\.eventTime\)/);
     }
     // Still serving.
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
