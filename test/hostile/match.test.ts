@@ -83,6 +83,43 @@ describe('hostile matching', () => {
     }
   };
 
+  it('answers /healthz and API reads within 1 s while one event is matched against 10,000 triggers', { timeout: 180_000 }, async () => {
+    const health = watchHealth(server.url, { pid: server.pid, everyMs: 50 });
+    // The first event after the 10,000 triggers were applied builds the trigger index (in slices).
+    const coldStarted = performance.now();
+    const small = await post('hostile', { ref: 'refs/heads/main', l: [] });
+    await settled(small);
+    const coldMs = Math.round(performance.now() - coldStarted);
+    let worstReadMs = 0;
+    let reads = 0;
+    const probe = async () => {
+      const started = performance.now();
+      expect((await api(`/api/v1/events/${small}`, { signal: AbortSignal.timeout(5000) })).status).toBe(200);
+      worstReadMs = Math.max(worstReadMs, performance.now() - started);
+      reads++;
+    };
+    const started = performance.now();
+    const id = await post('storm', { ref: 'refs/heads/main', l: [1, 2, 3] });
+    const event = await settled(id, probe);
+    const tookMs = Math.round(performance.now() - started);
+    const { worstMs, failures, samples, peakRss } = await health.stop();
+    console.log(`first event (index of ${STORM + 3} triggers built) matched in ${coldMs} ms; storm event (${STORM} triggers) matched in ${tookMs} ms; /healthz worst ${worstMs} ms over ${samples} samples; API read worst ${Math.round(worstReadMs)} ms over ${reads} reads; peak RSS ${Math.round(peakRss / 2 ** 20)} MiB`);
+    expect(failures).toEqual([]);
+    expect(worstMs).toBeLessThan(1000);
+    expect(worstReadMs).toBeLessThan(1000);
+    // 10,000 compiled triggers and 10,000 verdicts: about 250 MiB measured.
+    expect(peakRss).toBeLessThan(600 * 2 ** 20);
+    expect(event.verdicts).toHaveLength(STORM);
+    // Each is filtered: by its CEL filter, or, past limits.matching.eventTime on a busy machine, as not reached.
+    for (const v of event.verdicts) {
+      expect(v.verdict).toBe('filtered');
+      expect(v.reason).toMatch(/`body\.l\.exists\(x, x == 99\)` is false|not reached: matching this event took over \d+ ms \(limits\.matching\.eventTime\)/);
+    }
+    // Still serving.
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    expect((await settled(await post('hostile', { ref: 'x', l: [1] }))).status).toBe('matched');
+  });
+
   it('filters a backtracking glob and a costly CEL filter with their reasons, /healthz within 1 s', { timeout: 120_000 }, async () => {
     const health = watchHealth(server.url, { pid: server.pid, everyMs: 50 });
     const started = performance.now();
@@ -98,37 +135,5 @@ describe('hostile matching', () => {
     expect(verdict('costly')).toMatchObject({ verdict: 'filtered', reason: expect.stringContaining('not evaluated: expression cost over the budget of 100000 (limits.matching.expressionCost)') });
     expect(verdict('fine')).toMatchObject({ verdict: 'matched' });
     expect(event.status).toBe('matched');
-  });
-
-  it('answers /healthz and API reads within 1 s while one event is matched against 10,000 triggers', { timeout: 180_000 }, async () => {
-    const small = await post('hostile', { ref: 'refs/heads/main', l: [] });
-    await settled(small);
-    const health = watchHealth(server.url, { pid: server.pid, everyMs: 50 });
-    let worstReadMs = 0;
-    let reads = 0;
-    const probe = async () => {
-      const started = performance.now();
-      expect((await api(`/api/v1/events/${small}`, { signal: AbortSignal.timeout(5000) })).status).toBe(200);
-      worstReadMs = Math.max(worstReadMs, performance.now() - started);
-      reads++;
-    };
-    const started = performance.now();
-    const id = await post('storm', { ref: 'refs/heads/main', l: [1, 2, 3] });
-    const event = await settled(id, probe);
-    const tookMs = Math.round(performance.now() - started);
-    const { worstMs, failures, samples, peakRss } = await health.stop();
-    console.log(`storm event (${STORM} triggers) matched in ${tookMs} ms; /healthz worst ${worstMs} ms over ${samples} samples; API read worst ${Math.round(worstReadMs)} ms over ${reads} reads; peak RSS ${Math.round(peakRss / 2 ** 20)} MiB`);
-    expect(failures).toEqual([]);
-    expect(worstMs).toBeLessThan(1000);
-    expect(worstReadMs).toBeLessThan(1000);
-    expect(event.verdicts).toHaveLength(STORM);
-    // Each is filtered: by its CEL filter, or, past limits.matching.eventTime on a busy machine, as not reached.
-    for (const v of event.verdicts) {
-      expect(v.verdict).toBe('filtered');
-      expect(v.reason).toMatch(/`body\.l\.exists\(x, x == 99\)` is false|not reached: matching this event took over \d+ ms \(limits\.matching\.eventTime\)/);
-    }
-    // Still serving.
-    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
-    expect((await settled(await post('hostile', { ref: 'x', l: [1] }))).status).toBe('matched');
   });
 });
