@@ -133,8 +133,10 @@ function metered(cel: string, ast: AstNode): string {
     if (Array.isArray(node)) return node.forEach(visit);
     if (node === null || typeof node !== 'object' || !('op' in node)) return;
     const { op, args } = node as AstNode;
-    if (op === 'rcall' && Array.isArray(args) && COMPREHENSIONS.has(args[0] as string) && Array.isArray(args[2])) {
-      const each = (args[2] as AstNode[])[1];
+    // The macros' arities only: `map(x, f)` or `map(x, p, f)`, the others `(x, p)`.
+    const call = op === 'rcall' && Array.isArray(args) && Array.isArray(args[2]) ? { name: args[0] as string, params: args[2] as AstNode[] } : undefined;
+    if (call && COMPREHENSIONS.has(call.name) && (call.params.length === 2 || (call.params.length === 3 && call.name === 'map'))) {
+      const each = call.params[1];
       if (each?.start !== undefined && each.end !== undefined) inserts.push([each.start, `${STEP}(`], [each.end, ')']);
     }
     if (Array.isArray(args)) args.forEach(visit);
@@ -188,13 +190,22 @@ export function compileExpression(source: string, scope: Scope): CompiledExpress
     ...(check.valid ? {} : { checkError: firstLine(check.error) }),
     run: (context, budget) => {
       if (!budget || instrumented === cel) return runMetered(program, context, budget);
-      meteredProgram ??= environment(scope).parse(instrumented) as unknown as Program;
+      // Should the instrumented text not parse (it always has), the plain program still runs.
+      meteredProgram ??= parseOr(scope, instrumented, program);
       return runMetered(meteredProgram, context, budget);
     },
   };
   if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
   cache.set(key, compiled);
   return compiled;
+}
+
+function parseOr(scope: Scope, cel: string, fallback: Program): Program {
+  try {
+    return environment(scope).parse(cel) as unknown as Program;
+  } catch {
+    return fallback;
+  }
 }
 
 const RESERVED = new Set(['in', 'null', 'true', 'false', 'as', 'break', 'const', 'continue', 'else', 'for', 'function', 'if', 'import', 'let', 'loop', 'package', 'namespace', 'return', 'var', 'void', 'while']);

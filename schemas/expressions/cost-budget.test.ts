@@ -37,6 +37,13 @@ describe('expression cost budget', () => {
     expect(() => compileExpression(SEVEN_NESTED, 'filter').run({ body: { l: list } }, { deadline: 1000, now })).toThrow(new ExpressionBudgetError('time', 0));
   });
 
+  it('meters predicates written in any shape, and leaves text in strings alone', () => {
+    const run = (source: string) => compileExpression(source, 'filter').run({ body: { l: list } }, { maxCost: 1000 });
+    expect(run('"x.all(a, b)" + string(body.l.exists(x, (x == 3 ? true : false)))')).toBe('x.all(a, b)true');
+    expect(run('body.l.map(x, {"v": [x, x].map(y, y)}).size()')).toBe(10);
+    expect(run('body.l.filter(x, x > 1 && (x < 4 || x == 9)).map(x, x)')).toEqual([2, 3, 9]);
+  });
+
   it('leaves evaluations without a budget as they were, hyphenated names and strings included', () => {
     const expr = compileExpression('tasks.docker-echo.outputs.l.map(x, "(" + string(x) + ")").join(",")', 'pipeline');
     expect(expr.run({ tasks: { 'docker-echo': { outputs: { l: [1, 2] } } } })).toBe('(1),(2)');
