@@ -8,6 +8,7 @@ import type { Metrics } from '../metrics/index.js';
 import type { Config, SecretStore } from '../config/index.js';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { activeTriggersCache, createActuatorRunners, startAgentDispatch, startAgentPresence, createBullmqDriver, createEmbeddedDriver, createRunEngine, createTaskWorker, definitionsAtRevision, matchStoredEvent, startNatsSource, startRunSweeper, startScheduler, startSweeper, createRunEventPublisher, recordRunEvents, recordTaskStarted, type EventopsCatalog, type RecordOptions, type Job, type NatsSource, type Scheduler, type QueueDriver, type RunEngine } from '../queue/index.js';
 import { runnerKinds } from './runner-kinds.js';
 import { createGithubSide } from './github-reports.js';
@@ -16,6 +17,9 @@ import { createAgentHub, type AgentHub } from '../runners/index.js';
 import { sanitizeUrl, type Reconciler } from '../reconciler/index.js';
 import { events, runs, type Database } from '../schemas/database/index.js';
 import { createIntake, UnstorableError, type IncomingEvent, type Intake } from '../webhooks/index.js';
+
+/** Jobs per enqueue after matching: the queue driver builds each insert synchronously. */
+const ENQUEUE_SLICE = 200;
 
 export interface EventSide {
   intake: Intake;
@@ -122,7 +126,7 @@ export async function startEvents(config: Config, deps: { database: Database; re
     {
       'match-event': async ({ eventId }) => {
         const started = performance.now();
-        const outcome = await matchStoredEvent({ db, triggers, ...(github ? { checkPermission: github.checkPermission } : {}) }, eventId);
+        const outcome = await matchStoredEvent({ db, triggers, limits: config.limits.matching, ...(github ? { checkPermission: github.checkPermission } : {}) }, eventId);
         if (outcome && metrics) {
           metrics.matchDuration((performance.now() - started) / 1000);
           metrics.event(outcome.source, outcome.status);
@@ -133,7 +137,12 @@ export async function startEvents(config: Config, deps: { database: Database; re
         if (outcome && outcome.runIds.length + answer.length > 0) {
           // Lost here, the runs are started by the run sweeper (they stay pending in the database).
           const reports = github ? outcome.runIds.flatMap((runId) => github.reportJobs({ id: runId, version: '' })) : [];
-          await enqueue([...outcome.runIds.map((runId) => ({ queue: 'runs' as const, job: 'start-run' as const, payload: { runId } })), ...reports, ...answer]).catch((error: unknown) => onError(error, 'enqueue start-run'));
+          const jobs: Job[] = [...outcome.runIds.map((runId) => ({ queue: 'runs' as const, job: 'start-run' as const, payload: { runId } })), ...reports, ...answer];
+          // In slices with the event loop let run between them: one event may start 10,000 runs.
+          for (let at = 0; at < jobs.length; at += ENQUEUE_SLICE) {
+            if (at > 0) await yieldToLoop();
+            await enqueue(jobs.slice(at, at + ENQUEUE_SLICE)).catch((error: unknown) => onError(error, 'enqueue start-run'));
+          }
         }
         await definitionChecks?.enqueueFor(eventId);
       },

@@ -1,10 +1,11 @@
 // The triggers and pipelines of every source's active revision, as a trigger index, rebuilt only
 // when some source's active revision changed (one small query tells): matching an event does not
-// read definitions from the database.
+// read definitions from the database. The index is built in slices with the event loop let run
+// between them: the first event after a change of 10,000 triggers pays for compiling them.
 import { and, inArray, isNull } from 'drizzle-orm';
 import type { Pipeline, Trigger } from '../../schemas/index.js';
 import { definitions, sources, type Db } from '../../schemas/database/index.js';
-import { buildTriggerIndex, type PipelineLookup, type TriggerIndex } from '../matching/index.js';
+import { buildTriggerIndexYielding, type PipelineLookup, type TriggerIndex } from '../matching/index.js';
 
 export interface ActiveTriggers {
   index: TriggerIndex;
@@ -49,6 +50,8 @@ async function load(db: Db, active: { name: string; revision: number | null }[])
     else triggers.push({ source: row.source, revision, trigger: value as Trigger });
   }
   // Sorted, so verdicts come in a stable order.
-  triggers.sort((a, b) => a.source.localeCompare(b.source) || a.trigger.metadata.name.localeCompare(b.trigger.metadata.name));
-  return { index: buildTriggerIndex(triggers), lookupPipeline: (source, name) => pipelines.get(`${source}/${name}`) };
+  // A collator orders as localeCompare does, many times faster (10,000 triggers sort in ms).
+  const collator = new Intl.Collator();
+  triggers.sort((a, b) => collator.compare(a.source, b.source) || collator.compare(a.trigger.metadata.name, b.trigger.metadata.name));
+  return { index: await buildTriggerIndexYielding(triggers), lookupPipeline: (source, name) => pipelines.get(`${source}/${name}`) };
 }

@@ -1,16 +1,27 @@
 // The handler of `match-event` jobs: matches one stored event against the active triggers,
 // creates a pending run per matched trigger and pipeline (pinned to the trigger's revision) and
 // records every verdict on the event — all in one transaction, and only while the event is still
-// `received`, so an event is matched once however often its job runs.
+// `received`, so an event is matched once however often its job runs. Matching yields to the
+// event loop between slices of work and the runs are written in batches: one event that 10,000
+// triggers matched froze the API for a minute when matched in one go and inserted row by row.
 import { randomUUID } from 'node:crypto';
-import { and, eq, gt, isNull, sql, TransactionRollbackError } from 'drizzle-orm';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { and, eq, isNull, sql, TransactionRollbackError } from 'drizzle-orm';
+import { DEFAULT_LIMITS, type Limits } from '../../config/index.js';
 import { events, runs, type Db, type EventRow } from '../../schemas/database/index.js';
-import { commandsOf, createEvent, matchEvent, type NormalizedEvent, type PlannedRun, type TriggerVerdict } from '../matching/index.js';
+import { commandsOf, createEvent, matchEventYielding, type NormalizedEvent, type PlannedRun, type TriggerVerdict } from '../matching/index.js';
 import type { ActiveTriggersCache } from './active-triggers.js';
+
+// Rows per INSERT (sent as one JSON parameter: drizzle took 0.2-0.7 s of event loop to build one
+// 500-row INSERT) and items per slice of synchronous work between yields to the event loop.
+const INSERT_BATCH = 1000;
+const SLICE = 1000;
 
 export interface MatchDeps {
   db: Db;
   triggers: ActiveTriggersCache;
+  /** limits.matching: the cost budget of filter expressions and the matching time per event; DEFAULT_LIMITS when absent. */
+  limits?: Limits['matching'];
   /**
    * Whether the author of the comment in `event` has repository permission `need` (looked up on
    * GitHub): undefined when they do, else why not. Absent (GitHub's API not configured): commands
@@ -40,9 +51,10 @@ export async function matchStoredEvent(deps: MatchDeps, eventId: string): Promis
   if (!row) throw new Error(`event ${eventId} does not exist`);
   if (row.status !== 'received') return undefined;
   const { index, lookupPipeline } = await deps.triggers.get();
-  const result = matchEvent(index, toNormalizedEvent(row), lookupPipeline);
+  const result = await matchEventYielding(index, toNormalizedEvent(row), lookupPipeline, { limits: deps.limits ?? DEFAULT_LIMITS.matching });
   const verdicts: StoredVerdict[] = result.verdicts.map((v) => ({ ...v }));
-  const verdictOf = (run: PlannedRun) => verdicts.find((v) => v.source === run.source && v.trigger === run.trigger) as StoredVerdict;
+  const byTrigger = new Map(verdicts.map((v) => [triggerKey(v), v]));
+  const verdictOf = (run: PlannedRun) => byTrigger.get(triggerKey(run)) as StoredVerdict;
   // Looked up before the transaction (a call to GitHub), once per permission needed.
   const refusals = new Map<string, string | undefined>();
   if (deps.checkPermission) {
@@ -54,11 +66,17 @@ export async function matchStoredEvent(deps: MatchDeps, eventId: string): Promis
     // (in one order, so no deadlock) before looking for an earlier run, so the second sees the
     // first's run once the first commits.
     const dedupeKeys = [...new Set(result.runs.filter((r) => r.dedupeKey !== undefined).map((r) => JSON.stringify([r.source, r.trigger, r.dedupeKey])))].sort();
-    for (const key of dedupeKeys) await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${key}, 0))`);
+    if (dedupeKeys.length > 0) await tx.execute(sql`select count(pg_advisory_xact_lock(hashtextextended(k, 0))) from jsonb_array_elements_text(${JSON.stringify(dedupeKeys)}::jsonb) as k`);
+    const seen = await seenKeys(tx as unknown as Db, result.runs);
+    // Two runs of one trigger with one key in this event: the second is a duplicate of the first, as if inserted one by one.
+    const startedKeys = new Set<string>();
     const runIds: string[] = [];
     const position = new Map<string, number>();
-    for (const run of result.runs) {
-      const key = `${run.source}/${run.trigger}`;
+    const rows: RunRow[] = [];
+    const verdictOfRow = new Map<string, StoredVerdict>();
+    for (const [i, run] of result.runs.entries()) {
+      if (i % SLICE === SLICE - 1) await yieldToLoop();
+      const key = triggerKey(run);
       const pipelineIndex = position.get(key) ?? 0;
       position.set(key, pipelineIndex + 1);
       const verdict = verdictOf(run);
@@ -76,20 +94,33 @@ export async function matchStoredEvent(deps: MatchDeps, eventId: string): Promis
           continue;
         }
       }
-      if (run.dedupeKey !== undefined && (await seenKey(tx as unknown as Db, run))) {
-        verdict.verdict = 'deduplicated';
-        verdict.reason = `a run for dedupe key ${JSON.stringify(run.dedupeKey)} was already started${run.dedupeWindowMs ? ` within ${run.dedupeWindowMs / 1000}s` : ''}; no run started`;
-        continue;
+      if (run.dedupeKey !== undefined) {
+        const dedupe = JSON.stringify([run.source, run.trigger, run.dedupeKey]);
+        if (seen.has(i) || startedKeys.has(dedupe)) {
+          verdict.verdict = 'deduplicated';
+          verdict.reason = `a run for dedupe key ${JSON.stringify(run.dedupeKey)} was already started${run.dedupeWindowMs ? ` within ${run.dedupeWindowMs / 1000}s` : ''}; no run started`;
+          continue;
+        }
+        startedKeys.add(dedupe);
       }
       const id = randomUUID();
-      const [inserted] = await tx
-        .insert(runs)
-        .values({ id, source: run.source, trigger: run.trigger, pipeline: run.pipeline, pipelineIndex, revisionId: Number(run.revision), eventId, inputs: run.inputs, dedupeKey: run.dedupeKey ?? null })
-        .onConflictDoNothing()
-        .returning({ id: runs.id });
-      if (inserted) {
-        runIds.push(inserted.id);
-        (verdict.runs ??= []).push(inserted.id);
+      rows.push({ id, source: run.source, trigger: run.trigger, pipeline: run.pipeline, pipeline_index: pipelineIndex, revision_id: Number(run.revision), event_id: eventId, inputs: run.inputs, dedupe_key: run.dedupeKey ?? null });
+      verdictOfRow.set(id, verdict);
+    }
+    for (let at = 0; at < rows.length; at += INSERT_BATCH) {
+      const batch = rows.slice(at, at + INSERT_BATCH);
+      const inserted = new Set(rowsOf<{ id: string }>(await tx.execute(sql`
+        insert into ${runs} (id, source, trigger, pipeline, pipeline_index, revision_id, event_id, inputs, dedupe_key)
+        select id, source, trigger, pipeline, pipeline_index, revision_id, event_id, inputs, dedupe_key
+        from jsonb_to_recordset(${JSON.stringify(batch)}::jsonb)
+          as r(id text, source text, trigger text, pipeline text, pipeline_index int, revision_id bigint, event_id text, inputs jsonb, dedupe_key text)
+        on conflict do nothing
+        returning id`)).map((r) => r.id));
+      for (const { id } of batch) {
+        if (!inserted.has(id)) continue;
+        runIds.push(id);
+        const verdict = verdictOfRow.get(id) as StoredVerdict;
+        (verdict.runs ??= []).push(id);
       }
     }
     // A "Re-run" clicked on one of eventops' check runs: the same pipeline, trigger, inputs and
@@ -111,9 +142,10 @@ export async function matchStoredEvent(deps: MatchDeps, eventId: string): Promis
       }
     }
     const status: MatchOutcome['status'] = verdicts.some((v) => v.verdict === 'matched' || v.verdict === 'deduplicated') ? 'matched' : 'unmatched';
+    const verdictsJson = await jsonInSlices(verdicts);
     const updated = await tx
       .update(events)
-      .set({ status, verdicts, matchedAt: sql`now()` })
+      .set({ status, verdicts: sql`${verdictsJson}::jsonb`, matchedAt: sql`now()` })
       .where(and(eq(events.id, eventId), eq(events.status, 'received')))
       .returning({ id: events.id });
     // Another worker matched it meanwhile: its runs stand, ours roll back.
@@ -125,12 +157,54 @@ export async function matchStoredEvent(deps: MatchDeps, eventId: string): Promis
   });
 }
 
-/** Whether a run with this trigger's dedupe key exists (within the window, when it has one). */
-async function seenKey(db: Db, run: PlannedRun): Promise<boolean> {
-  const conditions = [eq(runs.source, run.source), eq(runs.trigger, run.trigger), eq(runs.dedupeKey, run.dedupeKey as string)];
-  if (run.dedupeWindowMs !== undefined) conditions.push(gt(runs.createdAt, sql`now() - make_interval(secs => ${run.dedupeWindowMs / 1000})`));
-  const [hit] = await db.select({ id: runs.id }).from(runs).where(and(...conditions)).limit(1);
-  return hit !== undefined;
+/**
+ * The positions in `planned` of the runs whose trigger already started a run with their dedupe
+ * key (within the window, when it has one): one query for all of them.
+ */
+async function seenKeys(db: Db, planned: readonly PlannedRun[]): Promise<Set<number>> {
+  const keyed = planned.flatMap((run, i) => (run.dedupeKey === undefined ? [] : [{ run, i }]));
+  if (keyed.length === 0) return new Set();
+  const result = await db.execute(sql`
+    select k.i
+    from jsonb_to_recordset(${JSON.stringify(keyed.map(({ run, i }) => ({ i, source: run.source, trigger: run.trigger, key: run.dedupeKey, secs: run.dedupeWindowMs === undefined ? null : run.dedupeWindowMs / 1000 })))}::jsonb)
+      as k(i int, source text, trigger text, key text, secs float8)
+    where exists (
+      select 1 from ${runs} r
+      where r.source = k.source and r.trigger = k.trigger and r.dedupe_key = k.key
+        and (k.secs is null or r.created_at > now() - make_interval(secs => k.secs)))`);
+  return new Set(rowsOf<{ i: number }>(result).map((r) => Number(r.i)));
+}
+
+/** A run as inserted, in the columns' names. */
+interface RunRow {
+  id: string;
+  source: string;
+  trigger: string;
+  pipeline: string;
+  pipeline_index: number;
+  revision_id: number;
+  event_id: string;
+  inputs: Record<string, unknown>;
+  dedupe_key: string | null;
+}
+
+/** node-postgres's result of `execute`: the rows of the query. */
+function rowsOf<T>(result: unknown): T[] {
+  return (result as { rows: T[] }).rows;
+}
+
+/** `JSON.stringify(items)`, made in slices with the event loop let run between them (10,000 verdicts are megabytes). */
+async function jsonInSlices(items: readonly unknown[]): Promise<string> {
+  const parts: string[] = [];
+  for (let at = 0; at < items.length; at += SLICE) {
+    if (at > 0) await yieldToLoop();
+    parts.push(items.slice(at, at + SLICE).map((item) => JSON.stringify(item)).join(','));
+  }
+  return `[${parts.join(',')}]`;
+}
+
+function triggerKey(v: { source: string; trigger: string }): string {
+  return `${v.source}\u0000${v.trigger}`;
 }
 
 /** The event as matching sees it: the sender's delivery id is its id when there is one. */

@@ -117,6 +117,14 @@ describe('data filters', () => {
     });
   });
 
+  // Regression: as a backtracking regular expression this took 15 s on the event loop.
+  it('glob: `*-*-*-*-prod` against a ref of 400 dashes answers at once', { timeout: 60_000 }, () => {
+    const hostile = createEvent({ id: 'd-2', source: 'github', type: 'push', headers: {}, labels: {}, body: { ref: '-'.repeat(400) }, receivedAt: new Date(0) });
+    const started = performance.now();
+    expect(check({ path: 'body.ref', value: ['*-*-*-*-prod'], match: 'glob' }, hostile).holds).toBe(false);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
   it('a regex that does not compile never holds and says why', () => {
     const { holds, reason } = check({ path: 'body.ref', value: ['('], match: 'regex' });
     expect(holds).toBe(false);

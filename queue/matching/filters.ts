@@ -2,8 +2,8 @@
 // event with a list of values (any of them matches; YAML types kept, so `1` is not `"1"`),
 // expression filters are CEL conditions over the event. Compiled once per trigger; each
 // evaluation says whether the filter holds and why, in words an author can act on.
-import { compileExpression, parseTemplate, soleExpression, type CompiledExpression, type TriggerFilter } from '../../schemas/index.js';
-import { globToRegExp } from './glob.js';
+import { compileExpression, ExpressionBudgetError, parseTemplate, soleExpression, type CompiledExpression, type EvaluationBudget, type TriggerFilter } from '../../schemas/index.js';
+import { compileGlob } from './glob.js';
 import { describeValue, describeValues, kindOf } from './describe-value.js';
 import { project, referencedPaths } from './expression-context.js';
 import type { NormalizedEvent } from './normalized-event.js';
@@ -22,6 +22,17 @@ export interface FilterInput {
   expressionContext(): Record<string, unknown>;
   /** Outcomes of expressions already evaluated on this event, by source: triggers often share one. */
   evaluated?: Map<string, { value: unknown } | { error: unknown }>;
+  /**
+   * Bounds of each expression evaluation (limits.matching): steps, and the time left to match
+   * this event. Absent: unbounded (tools that evaluate one trigger for an author).
+   */
+  budget?(): ExpressionBudget;
+}
+
+export interface ExpressionBudget extends EvaluationBudget {
+  maxCost: number;
+  /** limits.matching.eventTime, for the reason. */
+  eventTimeMs?: number;
 }
 
 export interface CompiledFilter {
@@ -96,7 +107,7 @@ function compileDataFilter(path: string, value: Scalar | Scalar[], match: Match,
     tests = values.map((v) => {
       const text = String(v);
       if (match === 'prefix') return (s: string) => s.startsWith(text);
-      const re = match === 'regex' ? new RegExp(text, 'u') : globToRegExp(text);
+      const re = match === 'regex' ? new RegExp(text, 'u') : compileGlob(text);
       return (s: string) => re.test(s);
     });
   } catch (error) {
@@ -197,7 +208,7 @@ function compileExprFilter(text: string, index: number): CompiledFilter {
     if (known) return known;
     let outcome: { value: unknown } | { error: unknown };
     try {
-      outcome = { value: compiled.run(project(input.expressionContext(), reads)) };
+      outcome = { value: compiled.run(project(input.expressionContext(), reads), input.budget?.()) };
     } catch (error) {
       outcome = { error };
     }
@@ -209,13 +220,19 @@ function compileExprFilter(text: string, index: number): CompiledFilter {
     cheap: false,
     test: (input) => {
       const outcome = run(input);
-      if ('error' in outcome) return { index, holds: false, reason: `${label} failed: ${message(outcome.error)}` };
+      if ('error' in outcome) return { index, holds: false, reason: `${label} ${failure(outcome.error, input.budget?.())}` };
       const value = outcome.value;
       if (value === true) return { index, holds: true, reason: `${label} is true` };
       if (value === false) return { index, holds: false, reason: `${label} is false` };
       return { index, holds: false, reason: `${label} gave ${describeValue(value)}, not true or false` };
     },
   };
+}
+
+function failure(error: unknown, budget: ExpressionBudget | undefined): string {
+  if (!(error instanceof ExpressionBudgetError)) return `failed: ${message(error)}`;
+  if (error.kind === 'cost') return `not evaluated: expression cost over the budget of ${error.limit} (limits.matching.expressionCost)`;
+  return `not evaluated: matching this event took over ${budget?.eventTimeMs ?? '?'} ms (limits.matching.eventTime)`;
 }
 
 function broken(index: number, reason: string): CompiledFilter {

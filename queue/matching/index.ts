@@ -4,10 +4,10 @@
 export { createEvent, eventView, scheduleTarget, type NormalizedEvent, type EventFields } from './normalized-event.js';
 export { cloudEventOf, eventFromDefinition, eventFromGithub, EventShapeError, type Arrival, type GithubDelivery } from './event-documents.js';
 export { SubjectTrie, subjectMatches } from './subject-trie.js';
-export { buildTriggerIndex, type TriggerIndex } from './trigger-index.js';
+export { buildTriggerIndex, buildTriggerIndexYielding, type TriggerIndex } from './trigger-index.js';
 export type { TriggerEntry, CompiledTrigger } from './compiled-trigger.js';
 export { commandOf, commandsOf, type CommandCall } from './commands.js';
 export type { FilterVerdict } from './filters.js';
 export { resolveInputs, type InputsResult } from './resolve-inputs.js';
 export { dedupeKey, type DedupeResult } from './dedupe.js';
-export { matchEvent, type MatchResult, type MatchOptions, type PipelineLookup, type PlannedRun, type TriggerVerdict, type Verdict } from './match-event.js';
+export { matchEvent, matchEventYielding, type MatchLimits, type YieldingOptions, type MatchResult, type MatchOptions, type PipelineLookup, type PlannedRun, type TriggerVerdict, type Verdict } from './match-event.js';

@@ -67,26 +67,95 @@ export interface MatchOptions {
    * for one the index set aside by its key filter (costs a scan of all triggers).
    */
   explain?: boolean;
+  /** Bounds (limits.matching); absent: unbounded. */
+  limits?: MatchLimits;
+  /** The clock of the time bound, in ms; performance.now by default. */
+  now?: () => number;
 }
 
+/** limits.matching of the configuration. */
+export interface MatchLimits {
+  /** Comprehension steps one filter expression may take; beyond, the filter does not hold. */
+  expressionCost: number;
+  /** Matching work on one event, in ms; triggers not reached by then are `filtered`. */
+  eventTimeMs: number;
+}
+
+export interface YieldingOptions extends MatchOptions {
+  /** Work this long (ms) at most before letting the event loop run; 10 by default. */
+  sliceMs?: number;
+  /** How to let the event loop run; `setImmediate` by default. */
+  pause?: () => Promise<void>;
+}
+
+/** Matches `event` in one go: for tools that match one event for an author (`eventops test-event`). */
 export function matchEvent(index: TriggerIndex, event: NormalizedEvent, lookupPipeline: PipelineLookup, options: MatchOptions = {}): MatchResult {
+  const clock = workClock(options.now);
+  const steps = matching(index, event, lookupPipeline, options, clock);
+  for (let next = steps.next(); ; next = steps.next()) if (next.done) return next.value;
+}
+
+/**
+ * Matches `event` as the server does: the work is cut into slices of `sliceMs` with the event
+ * loop let run between them (10,000 triggers froze the API for 30 s when matched in one go),
+ * and only the working time counts towards limits.matching.eventTime.
+ */
+export async function matchEventYielding(index: TriggerIndex, event: NormalizedEvent, lookupPipeline: PipelineLookup, options: YieldingOptions = {}): Promise<MatchResult> {
+  const clock = workClock(options.now);
+  const sliceMs = options.sliceMs ?? 10;
+  const pause = options.pause ?? (() => new Promise<void>((resolve) => setImmediate(resolve)));
+  const steps = matching(index, event, lookupPipeline, options, clock);
+  let sliceStart = clock.now();
+  for (let next = steps.next(); ; next = steps.next()) {
+    if (next.done) return next.value;
+    if (clock.now() - sliceStart < sliceMs) continue;
+    const paused = clock.now();
+    await pause();
+    clock.pausedMs += clock.now() - paused;
+    sliceStart = clock.now();
+  }
+}
+
+interface WorkClock {
+  now: () => number;
+  started: number;
+  /** Time spent waiting for the event loop: not work. */
+  pausedMs: number;
+}
+
+function workClock(now: (() => number) | undefined): WorkClock {
+  const clock = now ?? (() => performance.now());
+  return { now: clock, started: clock(), pausedMs: 0 };
+}
+
+/** The matching itself: yields after each trigger, so that a caller may pause between them. */
+function* matching(index: TriggerIndex, event: NormalizedEvent, lookupPipeline: PipelineLookup, options: MatchOptions, clock: WorkClock): Generator<void, MatchResult> {
   const { candidates, commands } = index.candidates(event);
   const view = eventView(event);
   let filterContext: Record<string, unknown> | undefined;
+  const limits = options.limits;
+  const spent = () => clock.now() - clock.started - clock.pausedMs;
   const input: FilterInput = {
     event,
     expressionContext: () =>
       (filterContext ??= { event: view, body: event.body, headers: event.headers, labels: event.labels, subject: event.subject ?? null }),
     evaluated: new Map(),
+    ...(limits ? { budget: () => ({ maxCost: limits.expressionCost, eventTimeMs: limits.eventTimeMs, deadline: clock.now() + limits.eventTimeMs - spent(), now: clock.now }) } : {}),
   };
+  // Past the time bound, the triggers not reached yet are filtered, saying why.
+  const late = (trigger: CompiledTrigger): TriggerVerdict | undefined =>
+    limits && spent() > limits.eventTimeMs
+      ? verdictOf(trigger, 'filtered', `not reached: matching this event took over ${limits.eventTimeMs} ms (limits.matching.eventTime)`)
+      : undefined;
   const rendered = new Map<string, unknown>();
   const verdicts: TriggerVerdict[] = [];
   const runs: PlannedRun[] = [];
   const judged = new Map<CompiledTrigger, TriggerVerdict>();
   for (const trigger of candidates) {
-    const verdict = judge(trigger, input, view, rendered, commands, lookupPipeline, runs);
+    const verdict = late(trigger) ?? judge(trigger, input, view, rendered, commands, lookupPipeline, runs);
     if (options.explain) judged.set(trigger, verdict);
     else verdicts.push(verdict);
+    yield;
   }
   if (options.explain) {
     // Runs of this pass are discarded: the index already found every trigger that fires.
@@ -94,7 +163,8 @@ export function matchEvent(index: TriggerIndex, event: NormalizedEvent, lookupPi
     for (const trigger of index.triggers) {
       const why = judged.has(trigger) ? undefined : index.whyNot(trigger, event, commands);
       // No reason before filters: the index set it aside by its key filter, which says why.
-      verdicts.push(judged.get(trigger) ?? (why ? verdictOf(trigger, 'not-candidate', why) : judge(trigger, input, view, rendered, commands, lookupPipeline, scratch)));
+      verdicts.push(judged.get(trigger) ?? (why ? verdictOf(trigger, 'not-candidate', why) : (late(trigger) ?? judge(trigger, input, view, rendered, commands, lookupPipeline, scratch))));
+      yield;
     }
   }
   return { verdicts, runs };

@@ -1,6 +1,10 @@
 // Compiles and evaluates CEL expressions (`@marcbachmann/cel-js`). Compiled programs are cached
 // by scope and source. Two conveniences over plain CEL: names with `-` work in dotted paths
-// (`tasks.docker-echo.outputs.x`), and JS numbers go in and come out as plain numbers.
+// (`tasks.docker-echo.outputs.x`), and JS numbers go in and come out as plain numbers. An
+// evaluation may be given a budget: the library has no step limit, and 7 nested `.all()` over
+// 10-item lists ran for 6 s, so every step of a comprehension (`all`, `exists`, `exists_one`,
+// `map`, `filter`) is counted by a macro wrapped around its predicate, and the evaluation ends
+// with an ExpressionBudgetError once the count or a deadline is passed.
 import { Environment } from '@marcbachmann/cel-js';
 import { skipString } from './string-literal.js';
 
@@ -31,7 +35,29 @@ export interface CompiledExpression {
   ast: AstNode;
   /** A type-check problem found without evaluating (unknown variable, impossible operator), if any. */
   checkError?: string;
-  run(context: Record<string, unknown>): unknown;
+  /** Evaluates over `context`; with a budget, throws ExpressionBudgetError past it. */
+  run(context: Record<string, unknown>, budget?: EvaluationBudget): unknown;
+}
+
+/** Bounds of one evaluation; absent fields do not bound. */
+export interface EvaluationBudget {
+  /** Comprehension steps (one per element an `all`/`exists`/`exists_one`/`map`/`filter` visits). */
+  maxCost?: number;
+  /** A time on `now`'s clock after which the evaluation stops. */
+  deadline?: number;
+  /** The clock of `deadline`; performance.now by default. */
+  now?: () => number;
+}
+
+/** An evaluation went past its budget: `cost` (steps) or `time` (deadline). */
+export class ExpressionBudgetError extends Error {
+  constructor(
+    readonly kind: 'cost' | 'time',
+    readonly limit: number,
+  ) {
+    super(kind === 'cost' ? `expression cost over the budget of ${limit} steps` : 'expression evaluation ran past its deadline');
+    this.name = 'ExpressionBudgetError';
+  }
 }
 
 export class ExpressionSyntaxError extends Error {
@@ -50,14 +76,95 @@ const environments = new Map<Scope, Environment>();
 const cache = new Map<string, CompiledExpression>();
 const CACHE_LIMIT = 10_000;
 
+// The meter of the evaluation in progress. Evaluation is synchronous (no async functions are
+// registered), so one module-wide meter is never shared by two evaluations at once.
+const STEP = '__eventops_step';
+const UNMETERED = { remaining: Infinity, deadline: Infinity, now: () => 0, steps: 0, over: undefined as 'cost' | 'time' | undefined };
+let meter = { ...UNMETERED };
+// Reading the clock every step would cost more than most steps do.
+const CLOCK_EVERY = 256;
+
+function step(): void {
+  if (meter.over !== undefined) throw new ExpressionBudgetError(meter.over, 0);
+  if (--meter.remaining < 0) meter.over = 'cost';
+  else if (++meter.steps % CLOCK_EVERY === 0 && meter.now() > meter.deadline) meter.over = 'time';
+  if (meter.over !== undefined) throw new ExpressionBudgetError(meter.over, 0);
+}
+
+interface MacroAst {
+  args: unknown[];
+}
+interface MacroChecker {
+  check(node: unknown, ctx: unknown): unknown;
+}
+interface MacroEvaluator {
+  run(node: unknown, ctx: unknown): unknown;
+}
+
 function environment(scope: Scope): Environment {
   let env = environments.get(scope);
   if (!env) {
     env = new Environment({ unlistedVariablesAreDyn: false, homogeneousAggregateLiterals: false });
     for (const name of SCOPE_VARIABLES[scope]) env.registerVariable(name, 'dyn');
+    // `__eventops_step(x)` is `x`, counted before `x` is evaluated (a custom macro, the library's
+    // documented way to hook evaluation): wrapped around each comprehension's predicate.
+    env.registerFunction(`${STEP}(ast): dyn`, ({ args }: MacroAst) => ({
+      args,
+      typeCheck: (checker: MacroChecker, macro: MacroAst, ctx: unknown) => checker.check(macro.args[0], ctx),
+      evaluate: (ev: MacroEvaluator, macro: MacroAst, ctx: unknown) => {
+        step();
+        return ev.run(macro.args[0], ctx);
+      },
+    }));
     environments.set(scope, env);
   }
   return env;
+}
+
+const COMPREHENSIONS = new Set(['all', 'exists', 'exists_one', 'map', 'filter']);
+
+/**
+ * `cel` with the per-element argument of every comprehension wrapped in the step macro: the
+ * second argument, which runs once per element (the predicate, `map`'s transform or filter).
+ */
+function metered(cel: string, ast: AstNode): string {
+  const inserts: [number, string][] = [];
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(visit);
+    if (node === null || typeof node !== 'object' || !('op' in node)) return;
+    const { op, args } = node as AstNode;
+    // The macros' arities only: `map(x, f)` or `map(x, p, f)`, the others `(x, p)`.
+    const call = op === 'rcall' && Array.isArray(args) && Array.isArray(args[2]) ? { name: args[0] as string, params: args[2] as AstNode[] } : undefined;
+    if (call && COMPREHENSIONS.has(call.name) && (call.params.length === 2 || (call.params.length === 3 && call.name === 'map'))) {
+      const each = call.params[1];
+      if (each?.start !== undefined && each.end !== undefined) inserts.push([each.start, `${STEP}(`], [each.end, ')']);
+    }
+    if (Array.isArray(args)) args.forEach(visit);
+    else visit(args);
+  };
+  visit(ast);
+  let out = cel;
+  // From the end, so earlier positions stay valid; at one position only opens or only closes meet.
+  for (const [at, text] of inserts.sort((a, b) => b[0] - a[0])) out = out.slice(0, at) + text + out.slice(at);
+  return out;
+}
+
+/** Evaluates `program` under `budget`; a budget passed is an error even when CEL swallowed it (`||`, `all`). */
+function runMetered(program: Program, context: Record<string, unknown>, budget: EvaluationBudget | undefined): unknown {
+  if (!budget) return fromCel(program(toCelContext(context)));
+  const outer = meter;
+  meter = { remaining: budget.maxCost ?? Infinity, deadline: budget.deadline ?? Infinity, now: budget.now ?? (() => performance.now()), steps: 0, over: undefined };
+  const current = meter;
+  try {
+    const value = program(toCelContext(context));
+    if (current.over !== undefined) throw new ExpressionBudgetError(current.over, current.over === 'cost' ? (budget.maxCost as number) : 0);
+    return fromCel(value);
+  } catch (error) {
+    if (current.over !== undefined) throw new ExpressionBudgetError(current.over, current.over === 'cost' ? (budget.maxCost as number) : 0);
+    throw error;
+  } finally {
+    meter = outer;
+  }
 }
 
 /** Compiles `source` for `scope`, from cache when seen before. Throws ExpressionSyntaxError when it does not parse. */
@@ -73,16 +180,32 @@ export function compileExpression(source: string, scope: Scope): CompiledExpress
     throw new ExpressionSyntaxError(firstLine(error), source);
   }
   const check = program.check();
+  const instrumented = metered(cel, program.ast);
+  // Parsed once, the first time a budget is given.
+  let meteredProgram: Program | undefined;
   const compiled: CompiledExpression = {
     source,
     cel,
     ast: program.ast,
     ...(check.valid ? {} : { checkError: firstLine(check.error) }),
-    run: (context) => fromCel(program(toCelContext(context))),
+    run: (context, budget) => {
+      if (!budget || instrumented === cel) return runMetered(program, context, budget);
+      // Should the instrumented text not parse (it always has), the plain program still runs.
+      meteredProgram ??= parseOr(scope, instrumented, program);
+      return runMetered(meteredProgram, context, budget);
+    },
   };
   if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
   cache.set(key, compiled);
   return compiled;
+}
+
+function parseOr(scope: Scope, cel: string, fallback: Program): Program {
+  try {
+    return environment(scope).parse(cel) as unknown as Program;
+  } catch {
+    return fallback;
+  }
 }
 
 const RESERVED = new Set(['in', 'null', 'true', 'false', 'as', 'break', 'const', 'continue', 'else', 'for', 'function', 'if', 'import', 'let', 'loop', 'package', 'namespace', 'return', 'var', 'void', 'while']);
