@@ -5,7 +5,7 @@
 // Nothing is written to the database. The only secret it reads is the source's own `auth.token`,
 // to read the repository; secret references inside definitions are never resolved.
 import { join } from 'node:path';
-import type { SecretStore, SourceConfig } from '../config/index.js';
+import type { Limits, SecretStore, SourceConfig } from '../config/index.js';
 import { parseDefinitionFile, validateParsed, type Diagnostic, type ParsedFile } from '../schemas/index.js';
 import { toRecord, type DefinitionRecord } from './definition-rows.js';
 import { SourceError } from './errors.js';
@@ -43,6 +43,8 @@ export interface RevisionCheckerDeps {
   /** Caches go under `<dataDir>/checks/cache/git/<source>`, apart from the reconciler's. */
   dataDir: string;
   secrets: SecretStore;
+  /** Time and memory budget of each git fetch (default DEFAULT_LIMITS.git). */
+  gitLimits?: Limits['git'];
 }
 
 export function createRevisionChecker(deps: RevisionCheckerDeps): RevisionChecker {
@@ -58,7 +60,7 @@ export function createRevisionChecker(deps: RevisionCheckerDeps): RevisionChecke
     }
     if (!entry) {
       const secretValues: string[] = [];
-      entry = { source: openSource(config, cacheRoot, deps.secrets, secretValues), secretValues, url: config.url, tail: Promise.resolve() };
+      entry = { source: openSource(config, cacheRoot, deps.secrets, secretValues, deps.gitLimits), secretValues, url: config.url, tail: Promise.resolve() };
       opened.set(config.name, entry);
     }
     return entry;

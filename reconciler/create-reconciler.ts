@@ -4,7 +4,7 @@
 // transient failure again with exponential backoff. Requests during a reconcile coalesce into one
 // follow-up. A Postgres advisory lock per source makes one process act on a source at a time.
 import type { Logger } from 'pino';
-import type { SecretStore, SourceConfig } from '../config/index.js';
+import type { Limits, SecretStore, SourceConfig } from '../config/index.js';
 import type { Database } from '../schemas/database/index.js';
 import { SourceError } from './errors.js';
 import type { SourceMemory, SourceStats } from './reconcile-context.js';
@@ -21,6 +21,8 @@ export interface ReconcilerDeps {
   /** Git caches go under `<dataDir>/cache/git/<source>`. */
   dataDir: string;
   secrets: SecretStore;
+  /** Time and memory budget of each git fetch (default DEFAULT_LIMITS.git). */
+  gitLimits?: Limits['git'];
   logger: Logger;
   now?: () => Date;
   random?: () => number;
@@ -85,7 +87,7 @@ export function createReconciler(deps: ReconcilerDeps): ProcessReconciler {
       plan(loop, random() * 1000);
       if (loop.config.type === 'local') {
         try {
-          loop.source ??= openSource(loop.config, deps.dataDir, deps.secrets, loop.secretValues);
+          loop.source ??= openSource(loop.config, deps.dataDir, deps.secrets, loop.secretValues, deps.gitLimits);
           loop.stopWatch = loop.source.watch?.(() => {
             request(loop).catch((error: unknown) => deps.logger.error({ source: loop.config.name, err: error }, 'reconcile after a change failed'));
           });
@@ -119,7 +121,7 @@ export function createReconciler(deps: ReconcilerDeps): ProcessReconciler {
       if (!row) throw new UnknownSourceError(config.name);
       let source: DefinitionSource;
       try {
-        source = loop.source ??= openSource(config, deps.dataDir, deps.secrets, loop.secretValues);
+        source = loop.source ??= openSource(config, deps.dataDir, deps.secrets, loop.secretValues, deps.gitLimits);
       } catch (error) {
         // A missing secret: report it like a failed fetch (the summary step does the rest).
         source = failingSource(error);
