@@ -95,6 +95,7 @@ export function openGitCache(options: GitSourceOptions): DefinitionSource {
 
   const ensureRepo = () =>
     (ready ??= (async () => {
+      if (await hasUnorderedPacks(gitdir)) await fs.promises.rm(gitdir, { recursive: true, force: true });
       await fs.promises.mkdir(gitdir, { recursive: true });
       await git.init({ fs, gitdir, bare: true, defaultBranch: 'main' });
       // isomorphic-git refuses to fetch into a repository without a fetch refspec.
@@ -276,29 +277,9 @@ const MISSING = Object.assign(new Error('ENOENT: no such file (known from the fo
 function createRepoFs(): PromiseFsClient & { promises: { rm: typeof fsp.rm } } {
   let listings = new Map<string, Promise<Set<string> | undefined>>();
   let stats = new Map<string, Promise<Stats>>();
-  let packOrder = new Map<string, Promise<string[]>>();
   const forget = () => {
     listings = new Map();
     stats = new Map();
-    packOrder = new Map();
-  };
-  // isomorphic-git reads an object from the first pack in this listing that holds it. Thin packs
-  // (see git-http.ts) keep deltas against objects of older packs, and a later pack may hold a
-  // second copy of an object as a delta against an object of an older pack that is itself a
-  // delta against that object's first copy: read newest-first (or in hash order) such a pair
-  // points at each other and the read loops until the heap is gone. Read oldest-first, every
-  // base lies in the same pack (acyclic, git guarantees it) or in an older one, so reads end.
-  const packsOldestFirst = (dir: string) => {
-    let order = packOrder.get(dir);
-    if (!order) {
-      order = (async () => {
-        const names = [...((await listing(dir)) ?? [])];
-        const times = new Map(await Promise.all(names.map(async (n) => [n, (await fsp.stat(join(dir, n)).catch(() => undefined))?.mtimeMs ?? 0] as const)));
-        return names.sort((a, b) => (times.get(a) ?? 0) - (times.get(b) ?? 0) || (a < b ? -1 : a > b ? 1 : 0));
-      })();
-      packOrder.set(dir, order);
-    }
-    return order;
   };
   const listing = (dir: string) => {
     let names = listings.get(dir);
@@ -324,7 +305,6 @@ function createRepoFs(): PromiseFsClient & { promises: { rm: typeof fsp.rm } } {
         return fsp.readFile(path, options);
       },
       async readdir(path: string) {
-        if (basename(path) === 'pack') return packsOldestFirst(path);
         const names = await listing(path);
         return names ? [...names] : fsp.readdir(path);
       },
@@ -335,7 +315,9 @@ function createRepoFs(): PromiseFsClient & { promises: { rm: typeof fsp.rm } } {
       },
       lstat: (path: string) => fsp.lstat(path),
       readlink: (path: string) => fsp.readlink(path),
-      writeFile: writing(fsp.writeFile),
+      writeFile: writing((path: string, data: Parameters<typeof fsp.writeFile>[1], options?: Parameters<typeof fsp.writeFile>[2]) =>
+        packPath(path).then((named) => fsp.writeFile(named, data, options)),
+      ),
       mkdir: writing(fsp.mkdir),
       rmdir: writing(fsp.rmdir),
       unlink: writing(fsp.unlink),
@@ -343,6 +325,33 @@ function createRepoFs(): PromiseFsClient & { promises: { rm: typeof fsp.rm } } {
       rm: writing(fsp.rm),
     },
   };
+}
+
+// isomorphic-git reads an object from the first pack, in name order, whose index holds it. Thin
+// packs (git-http.ts) hold deltas against objects of older packs, and a newer pack may hold a
+// second copy of an object as a delta against an object of an older pack that is itself a delta
+// against the first copy: read from the newer copy, the two point at each other and the read
+// loops until the heap is gone (three sibling commits fetched in turn did it). Named in fetch
+// order, the oldest copy of an object is read first, and every base it needs lies in its own
+// pack (git keeps a pack's deltas acyclic) or in an older one, so every read ends.
+const PACK_NAME = /^pack-([0-9a-f]{40})\.(pack|idx)$/;
+const ORDERED_PACK_NAME = /^pack-(\d{8})-([0-9a-f]{40})\.(pack|idx)$/;
+
+/** `…/objects/pack/pack-<sha>.pack|idx` → `…/pack-<8-digit fetch number>-<sha>.…`; other paths unchanged. */
+async function packPath(path: string): Promise<string> {
+  const name = PACK_NAME.exec(basename(path));
+  if (!name || basename(dirname(path)) !== 'pack') return path;
+  const dir = dirname(path);
+  const names = await fsp.readdir(dir).catch(() => [] as string[]);
+  const same = names.map((n) => ORDERED_PACK_NAME.exec(n)).find((m) => m?.[2] === name[1]);
+  const number = same ? Number(same[1]) : Math.max(0, ...names.map((n) => Number(ORDERED_PACK_NAME.exec(n)?.[1] ?? 0))) + 1;
+  return join(dir, `pack-${String(number).padStart(8, '0')}-${name[1]}.${name[2]}`);
+}
+
+/** Packs named by another version of eventops (not in fetch order): such a cache is fetched afresh. */
+async function hasUnorderedPacks(gitdir: string): Promise<boolean> {
+  const names = await fsp.readdir(join(gitdir, 'objects', 'pack')).catch(() => [] as string[]);
+  return names.some((n) => PACK_NAME.test(n));
 }
 
 /** `https://user:pass@host/x` → the URL without userinfo, plus the decoded user and password. */
