@@ -23,6 +23,8 @@ export interface GitSourceLimits {
 }
 
 const MiB = 1024 * 1024;
+// An idle worker holds a V8 heap (~10-30 MB): with many sources, stop it between reconciles.
+const IDLE_STOP_MS = 30_000;
 
 type GitWorkerCall = GitWorkerRequest extends infer R ? (R extends GitWorkerRequest ? Omit<R, 'id'> : never) : never;
 
@@ -36,6 +38,7 @@ export function createGitSource(options: GitSourceOptions & { limits?: GitSource
   const clean = (text: string) => redact(text, secrets);
 
   let worker: Worker | undefined;
+  let idleTimer: NodeJS.Timeout | undefined;
   let nextId = 0;
   let closed = false;
   // The last worker was stopped while it may have been writing the cache: the next one drops it.
@@ -63,7 +66,15 @@ export function createGitSource(options: GitSourceOptions & { limits?: GitSource
       const call = pending.get(reply.id);
       pending.delete(reply.id);
       call?.resolve(reply);
-      if (pending.size === 0) started.unref();
+      if (pending.size === 0 && worker === started) {
+        started.unref();
+        clearTimeout(idleTimer);
+        idleTimer = setTimeout(() => {
+          if (worker !== started || pending.size > 0) return;
+          worker = undefined;
+          void started.terminate();
+        }, IDLE_STOP_MS).unref();
+      }
     });
     started.on('error', (err: Error & { code?: string }) => {
       if (worker !== started) return;
@@ -96,6 +107,7 @@ export function createGitSource(options: GitSourceOptions & { limits?: GitSource
   const call = (request: GitWorkerCall, what: string, signal?: AbortSignal): Promise<GitWorkerReply> => {
     if (closed) return Promise.reject(new SourceError('stalling', 'Closed', `the git source '${options.name}' is closed`));
     if (signal?.aborted) return Promise.reject(new SourceError('transient', 'Aborted', clean(`${what} of ${where} was cancelled`)));
+    clearTimeout(idleTimer);
     const current = (worker ??= start());
     current.ref();
     const id = ++nextId;
@@ -151,6 +163,7 @@ export function createGitSource(options: GitSourceOptions & { limits?: GitSource
 
     async close() {
       closed = true;
+      clearTimeout(idleTimer);
       const current = worker;
       worker = undefined;
       failAll(new SourceError('stalling', 'Closed', `the git source '${options.name}' is closed`));
