@@ -81,7 +81,9 @@ export function createGitHttp(options: GitHttpOptions): GitHttp {
  * Adds `thin-pack` to the capabilities of a protocol v0/v1 fetch request (v2 commands are left
  * alone). isomorphic-git leaves it out because canonical git cannot read thin packs, but it reads
  * them itself (deltas against objects already in the cache), and without it the server ignores
- * the `have` of a shallow fetch: changing one file of 10,000 resent all 10,000.
+ * the `have` of a shallow fetch: changing one file of 10,000 resent all 10,000. Thin packs keep
+ * their external deltas on disk, so the cache must read the oldest copy of an object first
+ * (git-cache.ts names packs in fetch order); read newest-first, sibling commits looped.
  */
 export function withThinPack(body: Buffer): Buffer {
   // The first pkt-line is `<4 hex length>want <oid> <capabilities>\n`.
