@@ -22,7 +22,7 @@ export function createDefinitionChecks(config: Config, deps: { db: Db; client: G
   const gitSources = config.sources.filter((s) => s.type === 'git');
   if (!deps.client || !config.github?.checks || gitSources.length === 0) return undefined;
   const { db } = deps;
-  const check = createDefinitionsCheck({ db, client: deps.client, sources: gitSources, checker: createRevisionChecker({ dataDir: config.dataDir, secrets: deps.secrets, yaml: config.limits.yaml }) });
+  const check = createDefinitionsCheck({ db, client: deps.client, sources: gitSources, checker: createRevisionChecker({ dataDir: config.dataDir, secrets: deps.secrets, yaml: config.limits.yaml, gitLimits: config.limits.git }) });
   const attempts = eventopsCatalog.reports['check-definitions'].attempts;
   return {
     async enqueueFor(eventId) {

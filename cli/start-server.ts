@@ -76,6 +76,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     sources: config.sources,
     dataDir: config.dataDir,
     secrets,
+    gitLimits: config.limits.git,
     logger,
     yaml: config.limits.yaml,
     // Only the reconciler role's leader polls and watches sources (begun below); the API still reconciles on request.

@@ -46,6 +46,8 @@ export interface RevisionCheckerDeps {
   secrets: SecretStore;
   /** `limits.yaml` (default DEFAULT_LIMITS.yaml). */
   yaml?: Limits['yaml'];
+  /** Time and memory budget of each git fetch (default DEFAULT_LIMITS.git). */
+  gitLimits?: Limits['git'];
 }
 
 export function createRevisionChecker(deps: RevisionCheckerDeps): RevisionChecker {
@@ -61,7 +63,7 @@ export function createRevisionChecker(deps: RevisionCheckerDeps): RevisionChecke
     }
     if (!entry) {
       const secretValues: string[] = [];
-      entry = { source: openSource(config, cacheRoot, deps.secrets, secretValues), secretValues, url: config.url, tail: Promise.resolve() };
+      entry = { source: openSource(config, cacheRoot, deps.secrets, secretValues, deps.gitLimits), secretValues, url: config.url, tail: Promise.resolve() };
       opened.set(config.name, entry);
     }
     return entry;

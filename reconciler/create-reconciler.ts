@@ -21,6 +21,8 @@ export interface ReconcilerDeps {
   /** Git caches go under `<dataDir>/cache/git/<source>`. */
   dataDir: string;
   secrets: SecretStore;
+  /** Time and memory budget of each git fetch (default DEFAULT_LIMITS.git). */
+  gitLimits?: Limits['git'];
   logger: Logger;
   /** `limits.yaml`: aliases a definition file may use (default DEFAULT_LIMITS.yaml). */
   yaml?: Limits['yaml'];
@@ -87,7 +89,7 @@ export function createReconciler(deps: ReconcilerDeps): ProcessReconciler {
       plan(loop, random() * 1000);
       if (loop.config.type === 'local') {
         try {
-          loop.source ??= openSource(loop.config, deps.dataDir, deps.secrets, loop.secretValues);
+          loop.source ??= openSource(loop.config, deps.dataDir, deps.secrets, loop.secretValues, deps.gitLimits);
           loop.stopWatch = loop.source.watch?.(() => {
             request(loop).catch((error: unknown) => deps.logger.error({ source: loop.config.name, err: error }, 'reconcile after a change failed'));
           });
@@ -121,7 +123,7 @@ export function createReconciler(deps: ReconcilerDeps): ProcessReconciler {
       if (!row) throw new UnknownSourceError(config.name);
       let source: DefinitionSource;
       try {
-        source = loop.source ??= openSource(config, deps.dataDir, deps.secrets, loop.secretValues);
+        source = loop.source ??= openSource(config, deps.dataDir, deps.secrets, loop.secretValues, deps.gitLimits);
       } catch (error) {
         // A missing secret: report it like a failed fetch (the summary step does the rest).
         source = failingSource(error);

@@ -1,7 +1,7 @@
 // Builds the DefinitionSource for a configured source: a git repository (its token resolved
 // from the secret store now, never stored) or a local folder.
 import { join } from 'node:path';
-import type { SecretStore, SourceConfig } from '../config/index.js';
+import type { Limits, SecretStore, SourceConfig } from '../config/index.js';
 import { SourceError } from './errors.js';
 import { createGitSource } from './sources/git-source.js';
 import { createLocalSource } from './sources/local-source.js';
@@ -10,8 +10,9 @@ import type { DefinitionSource } from './sources/source.js';
 /**
  * Throws a stalling SourceError when the token's secret is missing. Secret values it resolves
  * are pushed to `secretValues`, so every message about this source can be scrubbed of them.
+ * `gitLimits` bound each git fetch (default DEFAULT_LIMITS.git).
  */
-export function openSource(config: SourceConfig, dataDir: string, secrets: SecretStore, secretValues: string[]): DefinitionSource {
+export function openSource(config: SourceConfig, dataDir: string, secrets: SecretStore, secretValues: string[], gitLimits?: Limits['git']): DefinitionSource {
   if (config.type === 'local') {
     return createLocalSource({ name: config.name, path: config.path as string, dir: config.dir, ignore: config.ignore });
   }
@@ -36,5 +37,6 @@ export function openSource(config: SourceConfig, dataDir: string, secrets: Secre
     ...(token ? { token } : {}),
     cacheDir: join(dataDir, 'cache', 'git', config.name),
     timeoutMs: config.timeoutMs,
+    ...(gitLimits ? { limits: gitLimits } : {}),
   });
 }

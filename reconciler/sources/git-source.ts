@@ -1,368 +1,188 @@
-// A DefinitionSource over a git repository reached by HTTP(S), with isomorphic-git: `resolve`
-// asks the server for one ref without fetching objects; `snapshot` fetches that commit shallowly
-// into a bare cache repository (only what is missing) and lists its YAML files with blob ids,
-// straight from the object database, without checking anything out.
-import { promises as fsp } from 'node:fs';
-import type { Stats } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import * as git from 'isomorphic-git';
-import type { HttpClient, PromiseFsClient } from 'isomorphic-git';
-import picomatch from 'picomatch';
+// A DefinitionSource over a git repository reached by HTTP(S). The git work (git-cache.ts) runs
+// in a worker thread per source, so a fetch never blocks the event loop, and every call has a
+// budget: a deadline (limits.git.fetchTimeoutMs) after which the worker is stopped, and a heap
+// (limits.git.fetchMemoryBytes, the worker's old-space limit, also the cap on one pack's bytes).
+// A worker stopped or dead of either is replaced on the next call; the process lives on, and the
+// call fails with a SourceError naming the limit (`FetchTimeout`, `FetchOutOfMemory`).
+import { Worker } from 'node:worker_threads';
+import { DEFAULT_LIMITS } from '../../config/index.js';
+import type { Limits } from '../../config/index.js';
 import { SourceError } from '../errors.js';
-import { createGitHttp } from './git-http.js';
+import type { GitSourceOptions } from './git-cache.js';
+import type { GitWorkerData, GitWorkerReply, GitWorkerRequest } from './git-worker.js';
 import { redact, sanitizeUrl } from './sanitize.js';
 import type { DefinitionSource, SourceEntry, SourceSnapshot } from './source.js';
 
-export interface GitSourceOptions {
-  name: string;
-  url: string;
-  /** Branch, tag or full commit id; default: what the remote's HEAD points at. */
-  ref?: string;
-  /** Sub-folder holding the definitions; '' (default) is the root. */
-  dir?: string;
-  /** picomatch globs, relative to `dir`, of YAML files to leave out. */
-  ignore?: string[];
-  /** HTTPS token, sent as Basic `x-access-token:<token>` (what GitHub accepts). */
-  token?: string;
-  /** A folder owned by this source: the cache repository lives (and may be wiped) there. */
-  cacheDir: string;
-  /** Limit per HTTP request; default 60000. */
-  timeoutMs?: number;
+export type { GitSourceOptions } from './git-cache.js';
+
+export interface GitSourceLimits {
+  /** The whole of one call (resolve, snapshot or read), in ms; default limits.git.fetchTimeoutMs. */
+  fetchTimeoutMs?: number;
+  /** The worker's heap and the bytes of one pack; default limits.git.fetchMemoryBytes. */
+  fetchMemoryBytes?: number;
 }
 
-const COMMIT_ID = /^[0-9a-f]{40}$/i;
-const YAML_FILE = /\.ya?ml$/;
-const SYMLINK_MODE = '120000';
-// Where the last fetched commit is recorded: it is sent as a "have", so the server only sends
-// objects the cache lacks, and it survives restarts.
-const HAVE_REF = 'refs/eventops/fetched';
-// git's INFINITE_DEPTH: `deepen` by this much un-shallows the cache (a plain fetch would not).
-const FULL_DEPTH = 0x7fffffff;
-// Each incremental fetch adds a pack and every object read scans all packs; past this many the
-// cache is dropped and fetched afresh (one shallow fetch) rather than repacked in JavaScript.
-const MAX_PACKS = 32;
-const UTF8 = new TextDecoder('utf-8');
+const MiB = 1024 * 1024;
+// An idle worker holds a V8 heap (~10-30 MB): with many sources, stop it between reconciles.
+const IDLE_STOP_MS = 30_000;
 
-/** Creates the source; nothing touches the network or the disk until `resolve`/`snapshot`. */
-export function createGitSource(options: GitSourceOptions): DefinitionSource {
-  const timeoutMs = options.timeoutMs ?? 60_000;
-  const remote = splitCredentials(options.url);
-  const where = remote.url;
-  const secrets = [options.token, remote.password, remote.password ? undefined : remote.username].filter(
-    (s): s is string => !!s,
-  );
-  const basic = options.token ? ['x-access-token', options.token] : remote.username ? [remote.username, remote.password ?? ''] : undefined;
-  const authorization = basic && `Basic ${Buffer.from(basic.join(':')).toString('base64')}`;
-  if (authorization) secrets.push(authorization.slice('Basic '.length));
+type GitWorkerCall = GitWorkerRequest extends infer R ? (R extends GitWorkerRequest ? Omit<R, 'id'> : never) : never;
+
+/** Creates the source; the worker starts on the first call, not here. */
+export function createGitSource(options: GitSourceOptions & { limits?: GitSourceLimits | Limits['git'] }): DefinitionSource {
+  const { limits, ...gitOptions } = options;
+  const fetchTimeoutMs = limits?.fetchTimeoutMs ?? DEFAULT_LIMITS.git.fetchTimeoutMs;
+  const fetchMemoryBytes = limits?.fetchMemoryBytes ?? DEFAULT_LIMITS.git.fetchMemoryBytes;
+  const where = sanitizeUrl(options.url);
+  const secrets = [options.token].filter((s): s is string => !!s);
   const clean = (text: string) => redact(text, secrets);
-  const gitdir = join(options.cacheDir, 'repo.git');
-  const dirParts = (options.dir ?? '').split('/').filter((p) => p !== '' && p !== '.');
-  const ignored = options.ignore?.length ? picomatch(options.ignore) : () => false;
-  const ref = options.ref?.trim() || undefined;
 
-  const fs = createRepoFs();
-  let cache: object = {};
-  let ready: Promise<void> | undefined;
-  let knownRef: string | undefined; // the full ref name `resolve` last found `ref` under
-  let lock: Promise<unknown> = Promise.resolve();
+  let worker: Worker | undefined;
+  let idleTimer: NodeJS.Timeout | undefined;
+  let nextId = 0;
   let closed = false;
+  // The last worker was stopped while it may have been writing the cache: the next one drops it.
+  let fresh = false;
+  const pending = new Map<number, { resolve: (reply: GitWorkerReply) => void; reject: (err: SourceError) => void }>();
 
-  const assertUsable = () => {
-    if (closed) throw new SourceError('stalling', 'Closed', `the git source '${options.name}' is closed`);
-    if (!/^https?:\/\//i.test(where)) {
-      throw new SourceError('stalling', 'InvalidUrl', clean(`${where} is not an http(s) URL: only HTTP(S) git remotes are supported`));
-    }
+  const failAll = (error: SourceError) => {
+    for (const call of pending.values()) call.reject(error);
+    pending.clear();
   };
 
-  /** Runs one isomorphic-git network call with its own HTTP client and normalises its failure. */
-  const remoteCall = async <T>(action: string, signal: AbortSignal | undefined, call: (http: HttpClient) => Promise<T>): Promise<T> => {
-    const http = createGitHttp({ timeoutMs, signal, secrets, thinPack: true });
-    let result: T;
-    try {
-      result = await call(http.client);
-    } catch (err) {
-      throw http.failure() ?? toSourceError(err, `${action} ${where}`, !!authorization, clean);
-    }
-    const failure = http.failure();
-    if (failure) throw failure;
-    return result;
+  const stop = (error: SourceError) => {
+    const current = worker;
+    worker = undefined;
+    fresh = true;
+    failAll(error);
+    if (current) void current.terminate();
   };
-  // A fresh object each call: isomorphic-git adds its own headers to the one it is given.
-  const headers = (): Record<string, string> => (authorization ? { Authorization: authorization } : {});
 
-  const ensureRepo = () =>
-    (ready ??= (async () => {
-      await fs.promises.mkdir(gitdir, { recursive: true });
-      await git.init({ fs, gitdir, bare: true, defaultBranch: 'main' });
-      // isomorphic-git refuses to fetch into a repository without a fetch refspec.
-      await git.setConfig({ fs, gitdir, path: 'remote.origin.fetch', value: '+refs/heads/*:refs/remotes/origin/*' });
-    })().catch((err: unknown) => {
-      ready = undefined;
-      throw new SourceError('transient', 'CacheFailed', clean(`cannot prepare the cache repository in ${gitdir}: ${message(err)}`), { cause: err });
-    }));
-
-  const hasCommit = async (oid: string): Promise<boolean> => {
-    try {
-      await git.readCommit({ fs, gitdir, oid, cache });
-      return true;
-    } catch (err) {
-      if (errorCode(err) === 'NotFoundError') return false;
-      if (errorCode(err) === 'ObjectTypeError') {
-        throw new SourceError('stalling', 'RevisionNotFound', clean(`${oid} in ${where} is not a commit: set ref to a branch, a tag or a commit id`), { cause: err });
+  const start = (): Worker => {
+    const data: GitWorkerData = { options: { ...gitOptions, maxPackBytes: fetchMemoryBytes }, fresh };
+    fresh = false;
+    const started = spawnGitWorker(data, Math.max(16, Math.floor(fetchMemoryBytes / MiB)));
+    started.on('message', (reply: GitWorkerReply) => {
+      const call = pending.get(reply.id);
+      pending.delete(reply.id);
+      call?.resolve(reply);
+      if (pending.size === 0 && worker === started) {
+        started.unref();
+        clearTimeout(idleTimer);
+        idleTimer = setTimeout(() => {
+          if (worker !== started || pending.size > 0) return;
+          worker = undefined;
+          void started.terminate();
+        }, IDLE_STOP_MS).unref();
       }
-      throw new SourceError('transient', 'GitError', clean(`cannot read ${oid} from the cache of ${where}: ${message(err)}`), { cause: err });
-    }
-  };
-
-  const dropCache = async () => {
-    await fs.promises.rm(gitdir, { recursive: true, force: true });
-    cache = {};
-    ready = undefined;
-  };
-
-  const dropCacheIfFragmented = async () => {
-    const packs = (await fsp.readdir(join(gitdir, 'objects', 'pack')).catch(() => [])).filter((f) => f.endsWith('.pack'));
-    if (packs.length < MAX_PACKS) return;
-    await dropCache();
-    await ensureRepo();
-  };
-
-  const fetchRevision = async (revision: string, signal: AbortSignal | undefined) => {
-    await dropCacheIfFragmented();
-    // Cheapest first: the ref by name (every server allows it; it may have moved since resolve),
-    // then the commit itself (git over HTTP serves any reachable commit, GitHub and GitLab too),
-    // then the whole history of every branch for servers that refuse ids in `want`.
-    const attempts: { remoteRef: string; depth: number; singleBranch: boolean }[] = [];
-    if (!ref || !COMMIT_ID.test(ref)) attempts.push({ remoteRef: knownRef ?? ref ?? 'HEAD', depth: 1, singleBranch: true });
-    attempts.push({ remoteRef: revision, depth: 1, singleBranch: true });
-    attempts.push({ remoteRef: 'HEAD', depth: FULL_DEPTH, singleBranch: false });
-    let lastError: unknown;
-    let completed = false;
-    for (const attempt of attempts) {
-      try {
-        await remoteCall('fetch', signal, (http) =>
-          git.fetch({ fs, http, gitdir, cache, url: where, remote: 'origin', ref: HAVE_REF, headers: headers(), tags: false, ...attempt }),
+    });
+    started.on('error', (err: Error & { code?: string }) => {
+      if (worker !== started) return;
+      worker = undefined;
+      fresh = true;
+      if (err.code === 'ERR_WORKER_OUT_OF_MEMORY') {
+        failAll(
+          new SourceError(
+            'stalling',
+            'FetchOutOfMemory',
+            clean(
+              `git work on ${where} needed more than its memory budget of ${Math.round(fetchMemoryBytes / MiB)} MiB (limits.git.fetchMemoryBytes) and was stopped: raise limits.git.fetchMemoryBytes in eventops.yaml, or point dir at a smaller part of the repository`,
+            ),
+            { cause: err },
+          ),
         );
-        completed = true;
-      } catch (err) {
-        // Network, auth and server failures would fail the next attempt too.
-        if (!(err instanceof SourceError) || !['RefNotFound', 'GitError'].includes(err.reason)) throw err;
-        lastError = err;
-        continue;
+      } else {
+        failAll(new SourceError('transient', 'GitError', clean(`the git worker of ${where} failed: ${err.message}`), { cause: err }));
       }
-      if (await hasCommit(revision)) {
-        await git.writeRef({ fs, gitdir, ref: HAVE_REF, value: revision, force: true });
-        return;
-      }
-    }
-    if (!completed) throw lastError;
-    throw new SourceError('stalling', 'RevisionNotFound', clean(`commit ${revision} is not in ${where}: check ref (a force-push may have removed it)`), {
-      cause: lastError,
+    });
+    started.on('exit', (code) => {
+      if (worker !== started) return;
+      worker = undefined;
+      fresh = true;
+      failAll(new SourceError('transient', 'GitError', clean(`the git worker of ${where} exited (code ${code}) in the middle of a call; it will be retried`)));
+    });
+    return started;
+  };
+
+  const call = (request: GitWorkerCall, what: string, signal?: AbortSignal): Promise<GitWorkerReply> => {
+    if (closed) return Promise.reject(new SourceError('stalling', 'Closed', `the git source '${options.name}' is closed`));
+    if (signal?.aborted) return Promise.reject(new SourceError('transient', 'Aborted', clean(`${what} of ${where} was cancelled`)));
+    clearTimeout(idleTimer);
+    const current = (worker ??= start());
+    current.ref();
+    const id = ++nextId;
+    return new Promise<GitWorkerReply>((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      // Stopping the worker is the only way to end a call stuck in synchronous work (a pack
+      // resolution that loops); the cache it may have half-written is dropped by the next one.
+      const timer = setTimeout(() => {
+        stop(
+          new SourceError(
+            'transient',
+            'FetchTimeout',
+            clean(`${what} of ${where} took longer than ${fetchTimeoutMs} ms (limits.git.fetchTimeoutMs) and was stopped: raise limits.git.fetchTimeoutMs in eventops.yaml if the repository is that big or the server that slow`),
+          ),
+        );
+      }, fetchTimeoutMs);
+      const onAbort = () => stop(new SourceError('transient', 'Aborted', clean(`${what} of ${where} was cancelled`)));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      pending.set(id, {
+        resolve: (reply) => {
+          done();
+          resolve(reply);
+        },
+        reject: (err) => {
+          done();
+          reject(err);
+        },
+      });
+      current.postMessage({ ...request, id } as GitWorkerRequest);
     });
   };
 
-  const listEntries = async (revision: string): Promise<SourceEntry[]> => {
-    let treeOid = (await git.readCommit({ fs, gitdir, oid: revision, cache })).commit.tree;
-    for (const [i, part] of dirParts.entries()) {
-      const { tree } = await git.readTree({ fs, gitdir, oid: treeOid, cache });
-      const next = tree.find((e) => e.path === part && e.type === 'tree');
-      if (!next) {
-        const dir = dirParts.slice(0, i + 1).join('/');
-        throw new SourceError('stalling', 'DirNotFound', clean(`folder '${dir}' does not exist in ${where} at ${revision}: check dir`));
-      }
-      treeOid = next.oid;
-    }
-    const entries: SourceEntry[] = [];
-    const walk = async (oid: string, prefix: string): Promise<void> => {
-      const { tree } = await git.readTree({ fs, gitdir, oid, cache });
-      for (const entry of tree) {
-        // The same rules as the local folder source, so one repository lists alike from both.
-        if (entry.path.startsWith('.') || entry.path === 'node_modules') continue;
-        const path = prefix + entry.path;
-        if (entry.type === 'tree') {
-          await walk(entry.oid, `${path}/`);
-        } else if (entry.type === 'blob' && entry.mode !== SYMLINK_MODE && YAML_FILE.test(entry.path) && !ignored(path)) {
-          entries.push({ path, oid: entry.oid });
-        }
-      }
-    };
-    await walk(treeOid, '');
-    // Code-unit order, not git's tree order (which sorts `a/` after `a.yaml`).
-    return entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  };
-
-  const read = async (entry: SourceEntry): Promise<string> => {
-    try {
-      const { blob } = await git.readBlob({ fs, gitdir, oid: entry.oid, cache });
-      return UTF8.decode(blob);
-    } catch (err) {
-      throw new SourceError('transient', 'GitError', clean(`cannot read ${entry.path} (${entry.oid}) from the cache of ${where}: ${message(err)}`), { cause: err });
-    }
+  const value = async <T>(request: GitWorkerCall, what: string, signal?: AbortSignal): Promise<T> => {
+    const reply = await call(request, what, signal);
+    if (!reply.ok) throw new SourceError(reply.error.kind, reply.error.reason, reply.error.message);
+    return reply.value as T;
   };
 
   return {
-    async resolve(signal) {
-      assertUsable();
-      if (ref && COMMIT_ID.test(ref)) return ref.toLowerCase();
-      const candidates = !ref ? ['HEAD'] : ref.startsWith('refs/') ? [ref] : [`refs/heads/${ref}`, `refs/tags/${ref}`];
-      // Ask for the kind of ref found last time first: one ls-refs per resolve for tags too.
-      if (knownRef) candidates.sort((a, b) => Number(b === knownRef) - Number(a === knownRef));
-      return remoteCall('resolve', signal, async (http) => {
-        for (const candidate of candidates) {
-          const refs = await git.listServerRefs({ http, url: where, headers: headers(), protocolVersion: 2, prefix: candidate, symrefs: true, peelTags: true });
-          const found = refs.find((r) => r.ref === candidate);
-          if (found) {
-            knownRef = candidate;
-            return (found.peeled ?? found.oid).toLowerCase();
-          }
-        }
-        const what = ref ? `ref '${ref}' (branch or tag)` : 'HEAD (the default branch; is the repository empty?)';
-        const hint = ref && /^[0-9a-f]{4,39}$/i.test(ref) ? ' (a commit needs its full 40-hex id)' : '';
-        throw new SourceError('stalling', 'RefNotFound', clean(`${what} not found in ${where}: check ref${hint}`));
-      });
-    },
+    resolve: (signal) => value<string>({ op: 'resolve' }, 'resolve', signal),
 
     async snapshot(revision, signal): Promise<SourceSnapshot> {
-      assertUsable();
-      if (!COMMIT_ID.test(revision)) {
-        throw new SourceError('stalling', 'RevisionNotFound', clean(`'${revision}' is not a commit id (40 hex digits)`));
-      }
-      const oid = revision.toLowerCase();
-      // One snapshot at a time: concurrent fetches into one repository would race on its refs.
-      const run = lock.then(async () => {
-        try {
-          await ensureRepo();
-          if (!(await hasCommit(oid))) await fetchRevision(oid, signal);
-          return { revision: oid, entries: await listEntries(oid), read };
-        } catch (err) {
-          if (err instanceof SourceError) throw err;
-          // Not the server's doing: most likely a damaged cache, so the next attempt starts afresh.
-          await dropCache().catch(() => undefined);
-          throw new SourceError('transient', 'GitError', clean(`snapshot ${oid} of ${where} failed: ${message(err)}`), { cause: err });
-        }
-      });
-      lock = run.catch(() => undefined);
-      return run;
+      const listed = await value<{ revision: string; entries: SourceEntry[] }>({ op: 'snapshot', revision }, `fetch of ${revision}`, signal);
+      return {
+        revision: listed.revision,
+        entries: listed.entries,
+        read: (entry) => value<string>({ op: 'read', revision: listed.revision, entry }, `read of ${entry.path}`),
+      };
     },
 
     async close() {
       closed = true;
-      // Loaded packs live in the cache object; let them go.
-      cache = {};
+      clearTimeout(idleTimer);
+      const current = worker;
+      worker = undefined;
+      failAll(new SourceError('stalling', 'Closed', `the git source '${options.name}' is closed`));
+      await current?.terminate();
     },
   };
 }
-
-const MISSING = Object.assign(new Error('ENOENT: no such file (known from the folder listing)'), { code: 'ENOENT' });
 
 /**
- * The file system isomorphic-git sees for the cache repository. For every object it reads,
- * isomorphic-git probes the fs with a failing readFile (twice), stats the gitdir, tries to open a
- * loose object and lists the pack folder: ~0.2 ms per file, 2 s of 10,000 reads. The cache
- * repository belongs to this source and every write to it goes through here, so folder listings
- * and stats are remembered until the next write, and files missing from a listing fail without a
- * system call.
+ * Starts git-worker in a thread with `maxOldGenerationSizeMb`. Built (dist/), it is the .js file
+ * beside this one; run from TypeScript source (vitest, tsx), the .ts file, loaded through tsx's
+ * loader, which such a run has installed.
  */
-function createRepoFs(): PromiseFsClient & { promises: { rm: typeof fsp.rm } } {
-  let listings = new Map<string, Promise<Set<string> | undefined>>();
-  let stats = new Map<string, Promise<Stats>>();
-  const forget = () => {
-    listings = new Map();
-    stats = new Map();
-  };
-  const listing = (dir: string) => {
-    let names = listings.get(dir);
-    if (!names) listings.set(dir, (names = fsp.readdir(dir).then((list) => new Set(list), () => undefined)));
-    return names;
-  };
-  const writing =
-    <A extends unknown[], R>(write: (...args: A) => Promise<R>) =>
-    async (...args: A): Promise<R> => {
-      forget();
-      try {
-        return await write(...args);
-      } finally {
-        forget();
-      }
-    };
-  return {
-    promises: {
-      async readFile(path?: string, options?: Parameters<typeof fsp.readFile>[1]) {
-        // isomorphic-git calls readFile() without arguments to learn whether it returns a promise.
-        if (path === undefined) return undefined;
-        if (!(await listing(dirname(path)))?.has(basename(path))) throw MISSING;
-        return fsp.readFile(path, options);
-      },
-      async readdir(path: string) {
-        const names = await listing(path);
-        return names ? [...names] : fsp.readdir(path);
-      },
-      stat(path: string) {
-        let stat = stats.get(path);
-        if (!stat) stats.set(path, (stat = fsp.stat(path)));
-        return stat;
-      },
-      lstat: (path: string) => fsp.lstat(path),
-      readlink: (path: string) => fsp.readlink(path),
-      writeFile: writing(fsp.writeFile),
-      mkdir: writing(fsp.mkdir),
-      rmdir: writing(fsp.rmdir),
-      unlink: writing(fsp.unlink),
-      symlink: writing(fsp.symlink),
-      rm: writing(fsp.rm),
-    },
-  };
-}
-
-/** `https://user:pass@host/x` → the URL without userinfo, plus the decoded user and password. */
-function splitCredentials(url: string): { url: string; username?: string; password?: string } {
-  const match = /^([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@]+)@/i.exec(url.trim());
-  if (!match?.[2]) return { url: sanitizeUrl(url.trim()) };
-  const [user = '', ...rest] = match[2].split(':');
-  const decode = (s: string) => {
-    try {
-      return decodeURIComponent(s);
-    } catch {
-      return s;
-    }
-  };
-  return { url: sanitizeUrl(url.trim()), username: decode(user) || undefined, password: rest.length ? decode(rest.join(':')) : undefined };
-}
-
-function errorCode(err: unknown): string | undefined {
-  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
-  return typeof code === 'string' ? code : undefined;
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** Turns what isomorphic-git throws into a SourceError; `what` names the operation and URL. */
-function toSourceError(err: unknown, what: string, hadCredentials: boolean, clean: (text: string) => string): SourceError {
-  if (err instanceof SourceError) return err;
-  const code = errorCode(err);
-  const data = typeof err === 'object' && err !== null ? (err as { data?: { statusCode?: unknown } }).data : undefined;
-  const status = typeof data?.statusCode === 'number' ? data.statusCode : undefined;
-  const make = (kind: 'stalling' | 'transient', reason: string, text: string) => new SourceError(kind, reason, clean(text), { cause: err });
-  if (code === 'HttpError' && status !== undefined) {
-    if (status === 401 || status === 403) {
-      const hint = hadCredentials ? 'the token is wrong, expired or lacks read access to the repository' : 'the repository needs a token';
-      return make('stalling', 'AuthenticationFailed', `${what}: HTTP ${status}: ${hint}`);
-    }
-    if (status === 404) return make('stalling', 'RepositoryNotFound', `${what}: HTTP 404: check the URL${hadCredentials ? '' : ' (a private repository needs a token)'}`);
-    if (status >= 500 || status === 429 || status === 408) return make('transient', 'ServerError', `${what}: HTTP ${status}: the server failed; it will be retried`);
-    return make('stalling', 'FetchFailed', `${what}: HTTP ${status}`);
+function spawnGitWorker(data: GitWorkerData, heapMb: number): Worker {
+  const resourceLimits = { maxOldGenerationSizeMb: heapMb };
+  if (import.meta.url.endsWith('.js')) {
+    return new Worker(new URL('./git-worker.js', import.meta.url), { workerData: data, resourceLimits });
   }
-  switch (code) {
-    case 'NotFoundError':
-      return make('stalling', 'RefNotFound', `${what}: ${message(err)}`);
-    case 'SmartHttpError':
-      return make('stalling', 'InvalidResponse', `${what}: the server did not answer like a git smart-HTTP server: check the URL`);
-    case 'UrlParseError':
-    case 'UnknownTransportError':
-      return make('stalling', 'InvalidUrl', `${what}: ${message(err)}`);
-    default:
-      return make('transient', 'GitError', `${what} failed: ${message(err)}`);
-  }
+  const entry = JSON.stringify(new URL('./git-worker.ts', import.meta.url).href);
+  const code = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${entry}); })`;
+  return new Worker(code, { eval: true, workerData: data, resourceLimits });
 }

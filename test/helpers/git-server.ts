@@ -32,8 +32,8 @@ export interface TestRepo {
   bareDir: string;
   /** Writes files into the work clone (`null` deletes); folders are created as needed. */
   write(files: Record<string, string | null>): Promise<void>;
-  /** `git add -A`, commits and pushes the current branch; returns the commit id. */
-  commit(message: string): Promise<string>;
+  /** `git add -A`, commits and pushes the current branch; returns the commit id. `date` (e.g. `2026-01-03T00:00:00Z`) fixes author and committer date, so the id is the same on every run. */
+  commit(message: string, options?: { date?: string }): Promise<string>;
   /** Tags HEAD (annotated when `message` is given) and pushes the tag; returns the commit id. */
   tag(name: string, message?: string): Promise<string>;
   /** Runs the git CLI in the work clone; returns trimmed stdout. */
@@ -54,8 +54,8 @@ const IDENTITY = ['-c', 'user.name=eventops tests', '-c', 'user.email=tests@even
 // The machine's and the user's git settings (hooks, signing, default branch) stay out of tests.
 const gitEnv = () => ({ ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_TERMINAL_PROMPT: '0' });
 
-async function gitIn(cwd: string, args: string[]): Promise<string> {
-  const { stdout } = await run('git', [...IDENTITY, ...args], { cwd, env: gitEnv(), maxBuffer: 64 * 1024 * 1024 });
+async function gitIn(cwd: string, args: string[], env: Record<string, string> = {}): Promise<string> {
+  const { stdout } = await run('git', [...IDENTITY, ...args], { cwd, env: { ...gitEnv(), ...env }, maxBuffer: 64 * 1024 * 1024 });
   return stdout.trim();
 }
 
@@ -165,11 +165,12 @@ export async function startGitServer(options: { token?: string } = {}): Promise<
             else writeFileSync(join(work, p), content);
           }
         },
-        async commit(message) {
+        async commit(message, options = {}) {
           // Every blob counts as "big", so `add` streams them all into one pack instead of
           // creating a loose object file each: 10,000 files took 1.1 s instead of 3.3 s here.
           await gitIn(work, ['-c', 'core.bigFileThreshold=1', 'add', '-A']);
-          await gitIn(work, ['commit', '-q', '--allow-empty', '-m', message]);
+          const dated: Record<string, string> = options.date ? { GIT_AUTHOR_DATE: options.date, GIT_COMMITTER_DATE: options.date } : {};
+          await gitIn(work, ['commit', '-q', '--allow-empty', '-m', message], dated);
           await gitIn(work, ['push', '-q', 'origin', 'HEAD']);
           return head();
         },
