@@ -15,6 +15,8 @@ export interface RunnerKindsOptions {
   workerId: string;
   /** The agents connected to this process. */
   agents: AgentHub;
+  /** Deadline of each Docker API call (limits.docker.apiTimeoutMs); the runner's default without it. */
+  dockerApiTimeoutMs?: number;
 }
 
 export function runnerKinds(options: RunnerKindsOptions): Partial<Record<RunnerType, RunnerKind<never>>> {
@@ -46,6 +48,7 @@ export function runnerKinds(options: RunnerKindsOptions): Partial<Record<RunnerT
         const tls = docker.tls;
         return {
           workerId: options.workerId,
+          ...(options.dockerApiTimeoutMs !== undefined ? { apiTimeoutMs: options.dockerApiTimeoutMs } : {}),
           ...(docker.host !== undefined ? { host: docker.host } : {}),
           ...(tls ? { tls: { ...(tls.ca ? { ca: secret(tls.ca.secret) } : {}), ...(tls.cert ? { cert: secret(tls.cert.secret) } : {}), ...(tls.key ? { key: secret(tls.key.secret) } : {}) } } : {}),
           ...(docker.ssh ? { ssh: { ...(docker.ssh.privateKey ? { privateKey: secret(docker.ssh.privateKey.secret) } : {}), ...(docker.ssh.password ? { password: secret(docker.ssh.password.secret) } : {}) } } : {}),

@@ -89,7 +89,7 @@ export async function startEvents(config: Config, deps: { database: Database; re
   };
   const workerId = `${hostname()}:${process.pid}`;
   const agents = createAgentHub({ log: (event, fields) => logger.info(fields, event) });
-  const runners = createActuatorRunners({ kinds: runnerKinds({ workRoot: join(config.dataDir, 'work'), workerId, agents }), secret });
+  const runners = createActuatorRunners({ kinds: runnerKinds({ workRoot: join(config.dataDir, 'work'), workerId, agents, dockerApiTimeoutMs: config.limits.docker.apiTimeoutMs }), secret });
   const comments = github?.commentCommands({
     definitions,
     engine,
@@ -103,6 +103,8 @@ export async function startEvents(config: Config, deps: { database: Database; re
     secret,
     workerId,
     leaseMs: config.runs.leaseMs,
+    // A docker runner's own bound after a stop is its kill grace (5 s) plus one API deadline; a bit more here, so it normally reports the end itself.
+    stopGraceMs: config.limits.docker.apiTimeoutMs + 15_000,
     logger,
     onStarted: async (run, task, attempt) => {
       const jobs = await taskStarted(run, task, attempt);
