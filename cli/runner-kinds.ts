@@ -3,7 +3,7 @@
 // runners receive values and never see the secret store. The SSH, Docker and Kubernetes clients
 // are loaded on first use: a server with only local actuators never loads them.
 import type { RunnerKind, RunnerType } from '../queue/index.js';
-import { createLocalRunner, type AgentHub, type Runner } from '../runners/index.js';
+import { createLocalRunner, type AgentHub, type AttemptOwnership, type Runner } from '../runners/index.js';
 import type { DockerRunnerOptions } from '../runners/docker-runner.js';
 import type { KubernetesRunnerOptions } from '../runners/kubernetes-runner.js';
 import type { SshRunnerOptions } from '../runners/ssh-runner.js';
@@ -17,6 +17,8 @@ export interface RunnerKindsOptions {
   agents: AgentHub;
   /** Deadline of each Docker API call (limits.docker.apiTimeoutMs); the runner's default without it. */
   dockerApiTimeoutMs?: number;
+  /** Whether a live worker owns an attempt: docker and ssh runners stop work of attempts nobody owns. */
+  ownership?: AttemptOwnership;
 }
 
 export function runnerKinds(options: RunnerKindsOptions): Partial<Record<RunnerType, RunnerKind<never>>> {
@@ -54,7 +56,8 @@ export function runnerKinds(options: RunnerKindsOptions): Partial<Record<RunnerT
           ...(docker.ssh ? { ssh: { ...(docker.ssh.privateKey ? { privateKey: secret(docker.ssh.privateKey.secret) } : {}), ...(docker.ssh.password ? { password: secret(docker.ssh.password.secret) } : {}) } } : {}),
         };
       },
-      create: (settings) => lazyRunner('docker', async () => (await import('../runners/docker-runner.js')).createDockerRunner(settings)),
+      // Ownership is a function, so it is given here rather than in the settings the registry hashes.
+      create: (settings) => lazyRunner('docker', async () => (await import('../runners/docker-runner.js')).createDockerRunner({ ...settings, ...(options.ownership ? { ownership: options.ownership } : {}) })),
     }),
     kubernetes: kind<KubernetesRunnerOptions>({
       settings: (spec, secret) => {
@@ -88,6 +91,10 @@ function lazyRunner(type: Runner['type'], load: () => Promise<Runner>): Runner {
   return {
     type,
     run: async (execution, io) => (await (loaded ??= load())).run(execution, io),
+    reap: async () => {
+      const runner = await (loaded ??= load());
+      return runner.reap ? runner.reap() : [];
+    },
     close: async () => {
       if (loaded) await (await loaded).close();
     },

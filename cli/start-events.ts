@@ -8,7 +8,7 @@ import type { Metrics } from '../metrics/index.js';
 import type { Config, SecretStore } from '../config/index.js';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { activeTriggersCache, createActuatorRunners, startAgentDispatch, startAgentPresence, createBullmqDriver, createEmbeddedDriver, createRunEngine, createTaskWorker, definitionsAtRevision, matchStoredEvent, startNatsSource, startRunSweeper, startScheduler, startSweeper, createRunEventPublisher, recordRunEvents, recordTaskStarted, type EventopsCatalog, type RecordOptions, type Job, type NatsSource, type Scheduler, type QueueDriver, type RunEngine } from '../queue/index.js';
+import { activeTriggersCache, attemptOwnership, startOrphanReaper, createActuatorRunners, startAgentDispatch, startAgentPresence, createBullmqDriver, createEmbeddedDriver, createRunEngine, createTaskWorker, definitionsAtRevision, matchStoredEvent, startNatsSource, startRunSweeper, startScheduler, startSweeper, createRunEventPublisher, recordRunEvents, recordTaskStarted, type EventopsCatalog, type RecordOptions, type Job, type NatsSource, type Scheduler, type QueueDriver, type RunEngine } from '../queue/index.js';
 import { runnerKinds } from './runner-kinds.js';
 import { createGithubSide } from './github-reports.js';
 import { createDefinitionChecks } from './github-definitions.js';
@@ -89,7 +89,7 @@ export async function startEvents(config: Config, deps: { database: Database; re
   };
   const workerId = `${hostname()}:${process.pid}`;
   const agents = createAgentHub({ log: (event, fields) => logger.info(fields, event) });
-  const runners = createActuatorRunners({ kinds: runnerKinds({ workRoot: join(config.dataDir, 'work'), workerId, agents, dockerApiTimeoutMs: config.limits.docker.apiTimeoutMs }), secret });
+  const runners = createActuatorRunners({ kinds: runnerKinds({ workRoot: join(config.dataDir, 'work'), workerId, agents, dockerApiTimeoutMs: config.limits.docker.apiTimeoutMs, ownership: attemptOwnership(db) }), secret });
   const comments = github?.commentCommands({
     definitions,
     engine,
@@ -172,6 +172,9 @@ export async function startEvents(config: Config, deps: { database: Database; re
       },
     },
   );
+  // Work of a killed server's attempts (containers, remote process groups) is stopped.
+  const reaper = startOrphanReaper({ db, runners, logger, intervalMs: config.queue.sweepIntervalMs });
+  stops.push(() => reaper.close());
   // Events committed but not enqueued (the queue was down, Redis lost its data) are enqueued again.
   const stopSweeper = startSweeper({ db, driver, olderThanMs: config.queue.sweepAfterMs, intervalMs: config.queue.sweepIntervalMs, onError: (e) => onError(e, 'sweeper'), onSwept: (count) => logger.info({ count }, 're-enqueued events that never reached the queue') });
   stops.push(stopSweeper);

@@ -1,8 +1,11 @@
 // The docker runner's start-up cleanup: containers that a runner which died (a crashed worker, a
 // killed agent) left on the Docker host. Only containers labelled as managed by eventops are
-// looked at, and only those that certainly belong to nobody any more are removed. Each API call
+// looked at, and only those that certainly belong to nobody any more are removed: stopped ones,
+// running ones past their deadline, and (with the run engine's word on ownership) running ones
+// whose attempt no live worker owns, so a retry never runs beside its orphan. Each API call
 // goes through the caller's `call`, which gives it its deadline.
 import type Docker from 'dockerode';
+import type { AttemptKey, AttemptOwnership } from './runner.js';
 import { statusOf } from './docker-connection.js';
 import { DOCKER_LABELS } from './docker-labels.js';
 
@@ -59,4 +62,44 @@ async function isLeftover(docker: Docker, info: Docker.ContainerInfo, now: numbe
       // `removing`, or a state this runner does not know: not its to touch.
       return false;
   }
+}
+
+/** A container stopped because no live attempt owns it any more. */
+export interface Orphan {
+  attempt: AttemptKey;
+  /** `container <name>`, for log lines. */
+  what: string;
+}
+
+/**
+ * Stops and removes managed containers still running for an attempt that `ownership` says no
+ * live worker owns (its server was killed: its lease ran out, or a later attempt replaced it),
+ * and says so in that attempt's log. Containers without the managed label, or whose labels do not
+ * name an attempt, are never touched.
+ */
+export async function stopOrphans(docker: Docker, ownership: AttemptOwnership, api: DockerCall = direct): Promise<Orphan[]> {
+  const containers = await api('list the running managed containers', (signal) =>
+    docker.listContainers({ filters: { label: [`${DOCKER_LABELS.managed}=true`], status: ['created', 'running', 'paused', 'restarting'] }, abortSignal: signal }),
+  );
+  const stopped: Orphan[] = [];
+  for (const info of containers) {
+    const labels = info.Labels ?? {};
+    const runId = labels[DOCKER_LABELS.run];
+    const task = labels[DOCKER_LABELS.task];
+    const attemptText = labels[DOCKER_LABELS.attempt];
+    if (labels[DOCKER_LABELS.managed] !== 'true' || !runId || !task || !attemptText || !/^\d+$/.test(attemptText)) continue;
+    const attempt = { runId, task, attempt: Number(attemptText) };
+    if (await ownership.owned(attempt)) continue;
+    try {
+      await api('remove an orphaned container', (signal) => docker.getContainer(info.Id).remove({ force: true, abortSignal: signal }));
+    } catch (error) {
+      // Gone already, or being removed by its own runner.
+      if (statusOf(error) !== 404 && statusOf(error) !== 409) throw error;
+      continue;
+    }
+    const orphan = { attempt, what: `container ${(info.Names?.[0] ?? info.Id.slice(0, 12)).replace(/^\//, '')}` };
+    await ownership.stopped(attempt, orphan.what);
+    stopped.push(orphan);
+  }
+  return stopped;
 }

@@ -11,14 +11,14 @@
 // way, so a daemon that died or never answers ends the attempt instead of holding it for ever.
 import { hostname } from 'node:os';
 import Docker from 'dockerode';
-import type { Runner, RunnerIo, TaskExecution, TaskResult } from './runner.js';
+import type { AttemptOwnership, Runner, RunnerIo, TaskExecution, TaskResult } from './runner.js';
 import { attemptReport } from './attempt-report.js';
 import { createMasker } from './mask.js';
 import { executionProblem, parseResults, remoteScript } from './remote-script.js';
 import { collectOutputs, OUTPUT_FILE_FACTOR } from './read-outputs.js';
 import { DEFAULT_API_TIMEOUT_MS, dockerConnection, dockerMessage, dockerStep, DockerStepError, missedDeadline, statusOf, stepMessage, unreachable, withDeadline } from './docker-connection.js';
 import { containerLabels, containerName } from './docker-labels.js';
-import { removeLeftovers } from './docker-leftovers.js';
+import { removeLeftovers, stopOrphans, type Orphan } from './docker-leftovers.js';
 import { outOfMemory, superviseContainer, type ContainerEnding, type Emit } from './docker-supervise.js';
 import { readContainerFile } from './docker-archive.js';
 import { durationText } from './duration-text.js';
@@ -47,6 +47,11 @@ export interface DockerRunnerOptions {
   leftoverAgeMs?: number;
   /** Deadline of each Docker API call, not of the task's own run (limits.docker.apiTimeoutMs); default 30 000 ms. */
   apiTimeoutMs?: number;
+  /**
+   * Whether a live worker still owns an attempt. With it, running containers of attempts nobody
+   * owns (left by a killed server) are stopped by `reap()` and before each attempt starts its own.
+   */
+  ownership?: AttemptOwnership;
 }
 
 /** Where the wrapper makes the attempt's folder inside the container. */
@@ -93,13 +98,35 @@ export function createDockerRunner(options: DockerRunnerOptions): Runner {
       emit('system', `could not look for leftover containers on ${settings.host}: ${dockerMessage(error)}`);
     }
   };
+  // One look at a time; attempts that start meanwhile share it.
+  let reaping: Promise<Orphan[]> | undefined;
+  const reapOrphans = (): Promise<Orphan[]> => {
+    const ownership = options.ownership;
+    if (!ownership) return Promise.resolve([]);
+    reaping ??= stopOrphans(docker, ownership, (what, call) => withDeadline(settings.host, what, settings.apiTimeoutMs, call)).finally(() => (reaping = undefined));
+    return reaping;
+  };
+  const beforeStart = async (emit: Emit, signal: AbortSignal): Promise<void> => {
+    await cleanOnce(emit, signal);
+    if (!options.ownership || signal.aborted) return;
+    try {
+      const orphans = await untilAborted(reapOrphans(), signal);
+      for (const orphan of orphans) emit('system', `stopped an orphaned attempt ${orphan.attempt.attempt} of task ${orphan.attempt.task} (run ${orphan.attempt.runId}) left by a previous server (${orphan.what})`);
+    } catch (error) {
+      if (!signal.aborted) emit('system', `could not look for orphaned containers on ${settings.host}: ${dockerMessage(error)}`);
+    }
+  };
   return {
     type: 'docker',
+    async reap() {
+      if (closed) return [];
+      return (await reapOrphans()).map((orphan) => `attempt ${orphan.attempt.attempt} of task ${orphan.attempt.task} (run ${orphan.attempt.runId}): ${orphan.what}`);
+    },
     async run(execution, io) {
       if (closed) throw new Error('the docker runner is closed');
       active++;
       try {
-        return await runAttempt(execution, io, settings, cleanOnce);
+        return await runAttempt(execution, io, settings, beforeStart);
       } finally {
         active--;
         if (closed && active === 0) connection.agent.destroy();
@@ -126,7 +153,7 @@ interface Settings {
   apiTimeoutMs: number;
 }
 
-async function runAttempt(execution: TaskExecution, io: RunnerIo, settings: Settings, cleanOnce: (emit: Emit, signal: AbortSignal) => Promise<void>): Promise<TaskResult> {
+async function runAttempt(execution: TaskExecution, io: RunnerIo, settings: Settings, beforeStart: (emit: Emit, signal: AbortSignal) => Promise<void>): Promise<TaskResult> {
   const { docker, host } = settings;
   const mask = createMasker(execution.secrets);
   // A throwing onLine is kept; the container is still stopped and removed, then run() rejects.
@@ -180,7 +207,7 @@ async function runAttempt(execution: TaskExecution, io: RunnerIo, settings: Sett
 
   /** Everything from the image to the result; the container it creates is left in `container` for removal. */
   async function inContainer(): Promise<TaskResult> {
-    await cleanOnce(emit, io.signal);
+    await beforeStart(emit, io.signal);
     if (io.signal.aborted) return cancelledBeforeStart();
     const found = await ensureImage(image);
     if (found === 'cancelled') return cancelledBeforeStart();

@@ -1,0 +1,114 @@
+// Work that outlives a killed server (issue 20, item 14): `eventops serve` is killed with SIGKILL
+// while a docker task runs, and started again on the same data. The container of the lost attempt
+// must be stopped (it is no longer owned: its lease ran out and a retry replaced it), the run's
+// log must say so, and the retry must never run beside it.
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDockerd, type TestDockerd } from './helpers/dockerd.js';
+import { startServerProcess, type ServerProcess } from './helpers/server-process.js';
+
+describe('a docker task of a server killed with SIGKILL', () => {
+  let dir: string;
+  let dockerd: TestDockerd;
+  let server: ServerProcess | undefined;
+  let config: string;
+
+  const api = async <T>(path: string, init: RequestInit = {}): Promise<T> => {
+    const res = await fetch(`${server!.url}${path}`, { ...init, headers: { authorization: `Bearer ${server!.token}`, 'content-type': 'application/json' } });
+    const body = (await res.json()) as T;
+    if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(body)}`);
+    return body;
+  };
+  const until = async <T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, ms = 60_000, each?: () => Promise<void>): Promise<T> => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      await each?.();
+      const value = await read();
+      if (done(value)) return value;
+      if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(value).slice(0, 1500)}\n${server?.output().slice(-3000)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  const start = () => startServerProcess({ config, dataDir: join(dir, 'data') });
+  const containersOf = async (runId: string) =>
+    (await dockerd.docker.listContainers({ all: true, filters: { label: [`dev.eventops.run=${runId}`] } })).map((c) => ({ attempt: c.Labels['dev.eventops.attempt'], state: c.State, name: (c.Names[0] ?? '').replace(/^\//, '') }));
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'eventops-orphans-'));
+    dockerd = await startDockerd();
+    const defs = join(dir, 'defs');
+    await mkdir(defs);
+    await writeFile(
+      join(defs, 'long.yaml'),
+      `apiVersion: eventops.dev/v1
+kind: Actuator
+metadata: { name: containers }
+spec:
+  tags: [containers]
+  docker: { host: "${dockerd.host}" }
+---
+apiVersion: eventops.dev/v1
+kind: Pipeline
+metadata: { name: long }
+spec:
+  tasks:
+    - name: work
+      type: docker
+      image: ${dockerd.image}
+      actuatorSelector: { tags: [containers] }
+      retries: { limit: 1 }
+      commands: [ "echo started attempt $EVENTOPS_ATTEMPT", "sleep 300" ]
+---
+apiVersion: eventops.dev/v1
+kind: Trigger
+metadata: { name: long }
+spec:
+  event: { source: api, type: orphans.long }
+  pipelines: [ { name: long } ]
+`,
+    );
+    config = join(dir, 'eventops.yaml');
+    // A short lease and sweep, so the lost attempt is found within seconds of the restart.
+    await writeFile(config, ['server: { port: 0, host: 127.0.0.1 }', `dataDir: ${join(dir, 'data')}`, `sources: [ { name: orphans, path: ${defs} } ]`, 'runs: { lease: 3s }', 'queue: { sweepInterval: 1s }', ''].join('\n'));
+    server = await start();
+    await until('definitions applied', () => api<{ total: number }>('/api/v1/definitions'), (d) => d.total >= 3);
+  }, 240_000);
+
+  afterAll(async () => {
+    await server?.stop();
+    await dockerd?.stop();
+    await rm(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it('stops the orphaned container on restart, says so in the run log, and runs the retry alone', async () => {
+    const { eventId } = await api<{ eventId: string }>('/api/v1/events', { method: 'POST', body: JSON.stringify({ type: 'orphans.long', body: {} }) });
+    const event = await until('event matched', () => api<{ status: string; runs: { id: string }[] }>(`/api/v1/events/${eventId}`), (e) => e.runs.length > 0);
+    const id = event.runs[0]!.id;
+    const [first] = await until('the first container runs', () => containersOf(id), (list) => list.some((c) => c.state === 'running'));
+
+    await server!.kill();
+    server = undefined;
+    // Killed without a shutdown: the container goes on.
+    expect((await containersOf(id)).filter((c) => c.state === 'running')).toHaveLength(1);
+
+    server = await start();
+    // Never two running at once: watched on every look until the retry runs alone.
+    let together = 0;
+    const watch = async () => {
+      const running = (await containersOf(id)).filter((c) => c.state === 'running');
+      if (running.length > 1) together++;
+    };
+    const alone = await until('the retry runs alone', () => containersOf(id), (list) => list.length === 1 && list[0]!.attempt === '2' && list[0]!.state === 'running', 90_000, watch);
+    expect(together).toBe(0);
+    expect(alone[0]!.name).not.toBe(first!.name);
+
+    const lines = (await api<{ lines: { text: string }[] }>(`/api/v1/runs/${id}/logs?task=work`)).lines.map((l) => l.text);
+    expect(lines).toContain(`stopped an orphaned attempt 1 of task work left by a previous server (container ${first!.name})`);
+
+    await api(`/api/v1/runs/${id}/cancel`, { method: 'POST' });
+    await until('the run ended', () => api<{ status: string }>(`/api/v1/runs/${id}`), (r) => !['pending', 'running'].includes(r.status), 60_000);
+    await until('no container left', () => containersOf(id), (list) => list.length === 0, 30_000);
+  }, 240_000);
+});
