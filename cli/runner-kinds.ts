@@ -42,7 +42,7 @@ export function runnerKinds(options: RunnerKindsOptions): Partial<Record<RunnerT
           ...(ssh.hostKey !== undefined ? { hostKey: ssh.hostKey } : {}),
         };
       },
-      create: (settings) => lazyRunner('ssh', async () => (await import('../runners/ssh-runner.js')).createSshRunner(settings)),
+      create: (settings) => lazyRunner('ssh', async () => (await import('../runners/ssh-runner.js')).createSshRunner({ ...settings, ...(options.ownership ? { ownership: options.ownership } : {}) })),
     }),
     docker: kind<DockerRunnerOptions>({
       settings: (spec, secret) => {
