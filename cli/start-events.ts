@@ -88,7 +88,7 @@ export async function startEvents(config: Config, deps: { database: Database; re
     return value;
   };
   const workerId = `${hostname()}:${process.pid}`;
-  const agents = createAgentHub({ log: (event, fields) => logger.info(fields, event) });
+  const agents = createAgentHub({ log: (event, fields) => logger.info(fields, event), ownership: attemptOwnership(db) });
   const runners = createActuatorRunners({ kinds: runnerKinds({ workRoot: join(config.dataDir, 'work'), workerId, agents, dockerApiTimeoutMs: config.limits.docker.apiTimeoutMs, ownership: attemptOwnership(db) }), secret });
   const comments = github?.commentCommands({
     definitions,

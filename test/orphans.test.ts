@@ -1,12 +1,15 @@
 // Work that outlives a killed server (issue 20, item 14): `eventops serve` is killed with SIGKILL
-// while a docker task (or an ssh task) runs, and started again on the same data. The container
-// (or the remote process group) of the lost attempt must be stopped (it is no longer owned: its
+// while a docker, ssh or agent task runs, and started again on the same data. The container
+// (the remote process group, the agent's task) of the lost attempt must be stopped (it is no longer owned: its
 // lease ran out and a retry replaced it), the run's log must say so, and the retry must never
 // run beside it.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDockerd, type TestDockerd } from './helpers/dockerd.js';
 import { startServerProcess, type ServerProcess } from './helpers/server-process.js';
@@ -229,6 +232,116 @@ spec:
     expect(together).toBe(0);
     const lines = (await api<{ lines: { text: string }[] }>(`/api/v1/runs/${id}/logs?task=work`)).lines.map((l) => l.text);
     expect(lines.some((l) => /^stopped an orphaned attempt 1 of task work left by a previous server \(process group \d+ on /.test(l))).toBe(true);
+
+    await api(`/api/v1/runs/${id}/cancel`, { method: 'POST' });
+    await until('the run ended', () => api<{ status: string }>(`/api/v1/runs/${id}`), (r) => !['pending', 'running'].includes(r.status), 60_000);
+  }, 240_000);
+});
+
+describe('an agent task of a server killed with SIGKILL', () => {
+  const TOKEN = 'orphan-agent-token-5b1d';
+  let dir: string;
+  let server: ServerProcess | undefined;
+  let agent: ChildProcess | undefined;
+  let agentOut = '';
+  let config: string;
+
+  const api = async <T>(path: string, init: RequestInit = {}): Promise<T> => {
+    const res = await fetch(`${server!.url}${path}`, { ...init, headers: { authorization: `Bearer ${server!.token}`, 'content-type': 'application/json' } });
+    const body = (await res.json()) as T;
+    if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(body)}`);
+    return body;
+  };
+  const until = async <T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, ms = 60_000, each?: () => void): Promise<T> => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      each?.();
+      const value = await read();
+      if (done(value)) return value;
+      if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(value).slice(0, 1500)}\n${server?.output().slice(-3000)}\n--- agent ---\n${agentOut.slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  // The restarted server listens on another port: the agent is started again for it, keeping its
+  // work folder (it holds the attempt in memory, so it is the same agent process that must be told).
+  const startServer = () => startServerProcess({ config, dataDir: join(dir, 'data'), env: { EVENTOPS_SECRET_AGENT_TOKEN: TOKEN } });
+  const sleeping = (attempt: number) => processesRunning(['sleep', `31${attempt}`]);
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'eventops-orphans-agent-'));
+    const defs = join(dir, 'defs');
+    await mkdir(defs);
+    await writeFile(
+      join(defs, 'long.yaml'),
+      `apiVersion: eventops.dev/v1
+kind: Actuator
+metadata: { name: edge }
+spec:
+  tags: [edge]
+  agent: { id: edge-orphans, token: { secret: AGENT_TOKEN } }
+---
+apiVersion: eventops.dev/v1
+kind: Pipeline
+metadata: { name: long }
+spec:
+  tasks:
+    - name: work
+      type: agent
+      actuatorSelector: { tags: [edge] }
+      retries: { limit: 1 }
+      commands: [ "sleep 31$EVENTOPS_ATTEMPT" ]
+---
+apiVersion: eventops.dev/v1
+kind: Trigger
+metadata: { name: long }
+spec:
+  event: { source: api, type: orphans.agent }
+  pipelines: [ { name: long } ]
+`,
+    );
+    config = join(dir, 'eventops.yaml');
+    // A fixed port, so the agent finds the restarted server where it left it.
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    await writeFile(config, [`server: { port: ${port}, host: 127.0.0.1 }`, `dataDir: ${join(dir, 'data')}`, `sources: [ { name: orphans, path: ${defs}, secrets: [ AGENT_TOKEN ] } ]`, 'runs: { lease: 3s }', 'queue: { sweepInterval: 1s }', ''].join('\n'));
+    server = await startServer();
+    await until('definitions applied', () => api<{ total: number }>('/api/v1/definitions'), (d) => d.total >= 3);
+    agent = spawn(process.execPath, [resolve('bin/eventops.js'), 'agent', '--server', server.url, '--id', 'edge-orphans', '--work-dir', join(dir, 'agent')], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', EVENTOPS_AGENT_TOKEN: TOKEN },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    agent.stdout?.setEncoding('utf8').on('data', (t: string) => (agentOut += t));
+    agent.stderr?.setEncoding('utf8').on('data', (t: string) => (agentOut += t));
+  }, 120_000);
+
+  afterAll(async () => {
+    if (agent && agent.exitCode === null && agent.signalCode === null) {
+      const exited = once(agent, 'exit');
+      agent.kill('SIGKILL');
+      await exited;
+    }
+    await server?.stop();
+    for (const pid of [...sleeping(1), ...sleeping(2)]) process.kill(pid, 'SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it('tells the reconnected agent to stop the orphaned attempt, says so in the run log, and runs the retry alone', async () => {
+    const { eventId } = await api<{ eventId: string }>('/api/v1/events', { method: 'POST', body: JSON.stringify({ type: 'orphans.agent', body: {} }) });
+    const event = await until('event matched', () => api<{ status: string; runs: { id: string }[] }>(`/api/v1/events/${eventId}`), (e) => e.runs.length > 0);
+    const id = event.runs[0]!.id;
+    await until('the first attempt runs on the agent', async () => sleeping(1), (pids) => pids.length === 1);
+
+    await server!.kill();
+    server = undefined;
+    expect(sleeping(1)).toHaveLength(1);
+    server = await startServer();
+
+    let together = 0;
+    await until('the retry runs alone', async () => ({ first: sleeping(1).length, retry: sleeping(2).length }), (n) => n.first === 0 && n.retry === 1, 90_000, () => {
+      if (sleeping(1).length > 0 && sleeping(2).length > 0) together++;
+    });
+    expect(together).toBe(0);
+    const lines = (await api<{ lines: { text: string }[] }>(`/api/v1/runs/${id}/logs?task=work`)).lines.map((l) => l.text);
+    expect(lines).toContain('stopped an orphaned attempt 1 of task work left by a previous server (task on agent edge-orphans)');
 
     await api(`/api/v1/runs/${id}/cancel`, { method: 'POST' });
     await until('the run ended', () => api<{ status: string }>(`/api/v1/runs/${id}`), (r) => !['pending', 'running'].includes(r.status), 60_000);

@@ -1,7 +1,7 @@
 // After a server was killed, its tasks' work may still run: a container, a remote process group.
 // The run sweeper fails (or retries) those attempts once their lease runs out; the reaper stops
 // the work itself. At start and then every `intervalMs`, it asks the runner of each active
-// actuator whose work can outlive the server (docker, ssh) to stop what no live attempt owns
+// actuator whose work can outlive the server (docker, ssh, agent) to stop what no live attempt owns
 // (runners/runner.ts `reap`, with queue/runs/attempt-ownership.ts); runners also do so before
 // each attempt, so a retry never runs beside its orphan.
 import { and, eq, isNull } from 'drizzle-orm';
@@ -19,7 +19,7 @@ export interface OrphanReaperDeps {
   intervalMs?: number;
 }
 
-const REAPED_TYPES = new Set(['docker', 'ssh']);
+const REAPED_TYPES = new Set(['docker', 'ssh', 'agent']);
 
 /** Starts reaping at once; `close()` stops it (waiting at most 2 s for a look under way). */
 export function startOrphanReaper(deps: OrphanReaperDeps): { close(): Promise<void> } {
