@@ -3,7 +3,7 @@
 // runners receive values and never see the secret store. The SSH, Docker and Kubernetes clients
 // are loaded on first use: a server with only local actuators never loads them.
 import type { RunnerKind, RunnerType } from '../queue/index.js';
-import { createLocalRunner, type AgentHub, type Runner } from '../runners/index.js';
+import { createLocalRunner, type AgentHub, type AttemptOwnership, type Runner } from '../runners/index.js';
 import type { DockerRunnerOptions } from '../runners/docker-runner.js';
 import type { KubernetesRunnerOptions } from '../runners/kubernetes-runner.js';
 import type { SshRunnerOptions } from '../runners/ssh-runner.js';
@@ -15,6 +15,10 @@ export interface RunnerKindsOptions {
   workerId: string;
   /** The agents connected to this process. */
   agents: AgentHub;
+  /** Deadline of each Docker API call (limits.docker.apiTimeoutMs); the runner's default without it. */
+  dockerApiTimeoutMs?: number;
+  /** Whether a live worker owns an attempt: docker and ssh runners stop work of attempts nobody owns. */
+  ownership?: AttemptOwnership;
 }
 
 export function runnerKinds(options: RunnerKindsOptions): Partial<Record<RunnerType, RunnerKind<never>>> {
@@ -38,7 +42,7 @@ export function runnerKinds(options: RunnerKindsOptions): Partial<Record<RunnerT
           ...(ssh.hostKey !== undefined ? { hostKey: ssh.hostKey } : {}),
         };
       },
-      create: (settings) => lazyRunner('ssh', async () => (await import('../runners/ssh-runner.js')).createSshRunner(settings)),
+      create: (settings) => lazyRunner('ssh', async () => (await import('../runners/ssh-runner.js')).createSshRunner({ ...settings, ...(options.ownership ? { ownership: options.ownership } : {}) })),
     }),
     docker: kind<DockerRunnerOptions>({
       settings: (spec, secret) => {
@@ -46,12 +50,14 @@ export function runnerKinds(options: RunnerKindsOptions): Partial<Record<RunnerT
         const tls = docker.tls;
         return {
           workerId: options.workerId,
+          ...(options.dockerApiTimeoutMs !== undefined ? { apiTimeoutMs: options.dockerApiTimeoutMs } : {}),
           ...(docker.host !== undefined ? { host: docker.host } : {}),
           ...(tls ? { tls: { ...(tls.ca ? { ca: secret(tls.ca.secret) } : {}), ...(tls.cert ? { cert: secret(tls.cert.secret) } : {}), ...(tls.key ? { key: secret(tls.key.secret) } : {}) } } : {}),
           ...(docker.ssh ? { ssh: { ...(docker.ssh.privateKey ? { privateKey: secret(docker.ssh.privateKey.secret) } : {}), ...(docker.ssh.password ? { password: secret(docker.ssh.password.secret) } : {}) } } : {}),
         };
       },
-      create: (settings) => lazyRunner('docker', async () => (await import('../runners/docker-runner.js')).createDockerRunner(settings)),
+      // Ownership is a function, so it is given here rather than in the settings the registry hashes.
+      create: (settings) => lazyRunner('docker', async () => (await import('../runners/docker-runner.js')).createDockerRunner({ ...settings, ...(options.ownership ? { ownership: options.ownership } : {}) })),
     }),
     kubernetes: kind<KubernetesRunnerOptions>({
       settings: (spec, secret) => {
@@ -85,6 +91,10 @@ function lazyRunner(type: Runner['type'], load: () => Promise<Runner>): Runner {
   return {
     type,
     run: async (execution, io) => (await (loaded ??= load())).run(execution, io),
+    reap: async () => {
+      const runner = await (loaded ??= load());
+      return runner.reap ? runner.reap() : [];
+    },
     close: async () => {
       if (loaded) await (await loaded).close();
     },

@@ -9,7 +9,7 @@ import type { Config, SecretStore } from '../config/index.js';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { activeTriggersCache, createActuatorRunners, startAgentDispatch, startAgentPresence, createBullmqDriver, createEmbeddedDriver, createRunEngine, createTaskWorker, definitionsAtRevision, matchStoredEvent, startNatsSource, startRunSweeper, startScheduler, startSweeper, createRunEventPublisher, recordRunEvents, recordTaskStarted, type EventopsCatalog, type RecordOptions, type Job, type NatsSource, type Scheduler, type QueueDriver, type RunEngine } from '../queue/index.js';
+import { activeTriggersCache, attemptOwnership, startOrphanReaper, createActuatorRunners, startAgentDispatch, startAgentPresence, createBullmqDriver, createEmbeddedDriver, createRunEngine, createTaskWorker, definitionsAtRevision, matchStoredEvent, startNatsSource, startRunSweeper, startScheduler, startSweeper, createRunEventPublisher, recordRunEvents, recordTaskStarted, type EventopsCatalog, type RecordOptions, type Job, type NatsSource, type Scheduler, type QueueDriver, type RunEngine } from '../queue/index.js';
 import { runnerKinds } from './runner-kinds.js';
 import { createGithubSide } from './github-reports.js';
 import { createDefinitionChecks } from './github-definitions.js';
@@ -94,8 +94,8 @@ export async function startEvents(config: Config, deps: { database: Database; re
     return value;
   };
   const workerId = `${hostname()}:${process.pid}`;
-  const agents = createAgentHub({ log: (event, fields) => logger.info(fields, event) });
-  const runners = createActuatorRunners({ kinds: runnerKinds({ workRoot: join(config.dataDir, 'work'), workerId, agents }), secret });
+  const agents = createAgentHub({ log: (event, fields) => logger.info(fields, event), ownership: attemptOwnership(db) });
+  const runners = createActuatorRunners({ kinds: runnerKinds({ workRoot: join(config.dataDir, 'work'), workerId, agents, dockerApiTimeoutMs: config.limits.docker.apiTimeoutMs, ownership: attemptOwnership(db) }), secret });
   const comments = github?.commentCommands({
     definitions,
     engine,
@@ -109,6 +109,8 @@ export async function startEvents(config: Config, deps: { database: Database; re
     secret,
     workerId,
     leaseMs: config.runs.leaseMs,
+    // A docker runner's own bound after a stop is its kill grace (5 s) plus one API deadline; a bit more here, so it normally reports the end itself.
+    stopGraceMs: config.limits.docker.apiTimeoutMs + 15_000,
     logger,
     taskLogBytes: config.limits.logs.taskLogBytes,
     onStarted: async (run, task, attempt) => {
@@ -183,6 +185,9 @@ export async function startEvents(config: Config, deps: { database: Database; re
       },
     },
   );
+  // Work of a killed server's attempts (containers, remote process groups) is stopped.
+  const reaper = startOrphanReaper({ db, runners, logger, intervalMs: config.queue.sweepIntervalMs });
+  stops.push(() => reaper.close());
   // Events committed but not enqueued (the queue was down, Redis lost its data) are enqueued again.
   const stopSweeper = startSweeper({ db, driver, olderThanMs: config.queue.sweepAfterMs, intervalMs: config.queue.sweepIntervalMs, onError: (e) => onError(e, 'sweeper'), onSwept: (count) => logger.info({ count }, 're-enqueued events that never reached the queue') });
   stops.push(stopSweeper);

@@ -6,7 +6,11 @@
 // A dropped connection does not fail the attempts the agent was running: the agent keeps them
 // and their results, and says which it still holds when it is back. Attempts it no longer holds
 // (it restarted) fail at once; if it is not back within `reconnectGraceMs`, they fail then.
-import type { Runner, RunnerIo, TaskExecution, TaskResult } from './runner.js';
+// Attempts it holds that this process does not wait for (a killed server sent them) are checked
+// against the run engine's ownership: once no live worker owns one, the agent is told to cancel
+// it (at connect, before each new attempt sent to it, and from the orphan reaper), and the
+// attempt's log says so, so a retry never runs beside it.
+import type { AttemptKey, AttemptOwnership, Runner, RunnerIo, TaskExecution, TaskResult } from './runner.js';
 import { createMasker } from './mask.js';
 import { attemptId, type AgentMessage, type ServerMessage } from './agent-protocol.js';
 import { durationText } from './duration-text.js';
@@ -35,6 +39,8 @@ export interface AgentHubOptions {
   reconnectGraceMs?: number;
   /** Told about what the hub sees (connections, protocol problems); default: nothing. */
   log?(event: string, fields: Record<string, unknown>): void;
+  /** Whether a live worker owns an attempt; without it, attempts an agent holds for nobody here are left alone. */
+  ownership?: AttemptOwnership;
 }
 
 export interface AgentHub {
@@ -75,6 +81,30 @@ export function createAgentHub(options: AgentHubOptions = {}): AgentHub {
   const listeners: ((id: string, hello: AgentHello) => void)[] = [];
   const leaving: ((id: string) => void)[] = [];
   let closed = false;
+  // Per agent: attempts it said it holds that this process does not wait for.
+  const foreign = new Map<string, Set<string>>();
+
+  /** Cancels the foreign attempts of agent `id` that nobody owns; returns what it stopped. */
+  const reapAgent = async (id: string): Promise<string[]> => {
+    const ownership = options.ownership;
+    const keys = foreign.get(id);
+    if (!ownership || !keys) return [];
+    const stopped: string[] = [];
+    for (const key of [...keys]) {
+      const attempt = parseAttemptId(key);
+      if (!attempt) {
+        keys.delete(key);
+        continue;
+      }
+      if (await ownership.owned(attempt)) continue;
+      if (!keys.delete(key)) continue;
+      if (!send(id, { type: 'cancel', attempt: key })) continue;
+      const what = `task on agent ${id}`;
+      await ownership.stopped(attempt, what);
+      stopped.push(`attempt ${attempt.attempt} of task ${attempt.task} (run ${attempt.runId}): ${what}`);
+    }
+    return stopped;
+  };
 
   const finish = (key: string, result: TaskResult) => {
     const attempt = pending.get(key);
@@ -112,6 +142,8 @@ export function createAgentHub(options: AgentHubOptions = {}): AgentHub {
       log('agent connected', { agent: id, version: hello.version, runs: hello.runs, holding: hello.holding.length });
       channel.send({ type: 'welcome', agent: id });
       const holding = new Set(hello.holding);
+      foreign.set(id, new Set(hello.holding.filter((key) => pending.get(key)?.agent !== id)));
+      reapAgent(id).catch((error: unknown) => log('could not look for orphaned attempts', { agent: id, error: error instanceof Error ? error.message : String(error) }));
       for (const [key, attempt] of pending) {
         if (attempt.agent !== id) continue;
         clearTimeout(attempt.graceTimer);
@@ -130,7 +162,10 @@ export function createAgentHub(options: AgentHubOptions = {}): AgentHub {
           const attempt = pending.get(message.attempt);
           if (!attempt || attempt.agent !== id) {
             // An attempt this process no longer waits for (its result was taken already): let the agent forget it.
-            if (message.type === 'result') channel.send({ type: 'ack', attempt: message.attempt });
+            if (message.type === 'result') {
+              foreign.get(id)?.delete(message.attempt);
+              channel.send({ type: 'ack', attempt: message.attempt });
+            }
             return;
           }
           switch (message.type) {
@@ -169,35 +204,44 @@ export function createAgentHub(options: AgentHubOptions = {}): AgentHub {
     runner(id) {
       return {
         type: 'agent',
-        run(execution, io) {
-          const key = attemptId(execution);
-          if (closed) return Promise.reject(new Error('the agent hub is closed'));
-          if (io.signal.aborted) return Promise.resolve({ status: 'cancelled', exitCode: null, outputs: {}, error: 'cancelled' });
-          if (pending.has(key)) return Promise.reject(new Error(`attempt ${key} is running already`));
-          const connection = connections.get(id);
-          if (!connection) return Promise.resolve({ status: 'failed', exitCode: null, outputs: {}, error: `agent ${id} is not connected to this server` });
-          if (execution.image !== undefined && !connection.hello.runs.includes('docker')) {
-            return Promise.resolve({ status: 'failed', exitCode: null, outputs: {}, error: `agent ${id} cannot run tasks with an image: start it with Docker available (--docker-host)` });
-          }
-          return new Promise<TaskResult>((resolve) => {
-            const attempt: Pending = { agent: id, execution, io, mask: createMasker(execution.secrets), resolve, cancelled: false };
-            pending.set(key, attempt);
-            io.signal.addEventListener(
-              'abort',
-              () => {
-                attempt.cancelled = true;
-                // Not connected now: the cancel goes out when the agent is back (see connect).
-                send(id, { type: 'cancel', attempt: key });
-              },
-              { once: true },
-            );
-            if (!send(id, { type: 'run', attempt: key, execution })) finish(key, { status: 'failed', exitCode: null, outputs: {}, error: `could not send the task to agent ${id}` });
-          });
+        reap: () => reapAgent(id),
+        async run(execution, io) {
+          // Before the task is sent, so a retry never runs beside its orphan on the agent.
+          await reapAgent(id).then(
+            (stopped) => stopped.forEach((line) => io.onLine({ at: Date.now(), stream: 'system', text: `stopped an orphaned ${line} left by a previous server` })),
+            (error: unknown) => io.onLine({ at: Date.now(), stream: 'system', text: `could not look for orphaned attempts on agent ${id}: ${error instanceof Error ? error.message : String(error)}` }),
+          );
+          return runOnAgent(execution, io);
         },
         async close() {
           // The hub owns the connections; an agent's runner holds nothing of its own.
         },
       };
+      function runOnAgent(execution: TaskExecution, io: RunnerIo): Promise<TaskResult> {
+        const key = attemptId(execution);
+        if (closed) return Promise.reject(new Error('the agent hub is closed'));
+        if (io.signal.aborted) return Promise.resolve({ status: 'cancelled', exitCode: null, outputs: {}, error: 'cancelled' });
+        if (pending.has(key)) return Promise.reject(new Error(`attempt ${key} is running already`));
+        const connection = connections.get(id);
+        if (!connection) return Promise.resolve({ status: 'failed', exitCode: null, outputs: {}, error: `agent ${id} is not connected to this server` });
+        if (execution.image !== undefined && !connection.hello.runs.includes('docker')) {
+          return Promise.resolve({ status: 'failed', exitCode: null, outputs: {}, error: `agent ${id} cannot run tasks with an image: start it with Docker available (--docker-host)` });
+        }
+        return new Promise<TaskResult>((resolve) => {
+          const attempt: Pending = { agent: id, execution, io, mask: createMasker(execution.secrets), resolve, cancelled: false };
+          pending.set(key, attempt);
+          io.signal.addEventListener(
+            'abort',
+            () => {
+              attempt.cancelled = true;
+              // Not connected now: the cancel goes out when the agent is back (see connect).
+              send(id, { type: 'cancel', attempt: key });
+            },
+            { once: true },
+          );
+          if (!send(id, { type: 'run', attempt: key, execution })) finish(key, { status: 'failed', exitCode: null, outputs: {}, error: `could not send the task to agent ${id}` });
+        });
+      }
     },
     async close() {
       closed = true;
@@ -206,4 +250,10 @@ export function createAgentHub(options: AgentHubOptions = {}): AgentHub {
       connections.clear();
     },
   };
+}
+
+/** `run/task/attempt` (agent-protocol.ts attemptId) back into its parts; undefined when it is not one. */
+function parseAttemptId(key: string): AttemptKey | undefined {
+  const m = /^([^/]+)\/(.+)\/(\d+)$/.exec(key);
+  return m ? { runId: m[1]!, task: m[2]!, attempt: Number(m[3]) } : undefined;
 }

@@ -10,12 +10,13 @@ import type { RawValue } from './read-outputs.js';
 
 /**
  * The file at `path` in the container: its bytes, or `missing` (no such path), `not-a-file` (a
- * folder, a link…) or `too-big` (over `maxBytes`). Rejects when the daemon fails otherwise.
+ * folder, a link…) or `too-big` (over `maxBytes`). Rejects when the daemon fails otherwise, or
+ * when `signal` aborts (the caller's deadline), also while the archive is being read.
  */
-export async function readContainerFile(container: Docker.Container, path: string, maxBytes: number): Promise<RawValue> {
+export async function readContainerFile(container: Docker.Container, path: string, maxBytes: number, signal?: AbortSignal): Promise<RawValue> {
   let archive: NodeJS.ReadableStream & Readable;
   try {
-    archive = (await container.getArchive({ path })) as NodeJS.ReadableStream & Readable;
+    archive = (await container.getArchive({ path, ...(signal ? { abortSignal: signal } : {}) })) as NodeJS.ReadableStream & Readable;
   } catch (error) {
     if (statusOf(error) === 404) return { kind: 'missing' };
     throw error;

@@ -1,6 +1,8 @@
 // How the docker runner reaches a Docker host, and how it words what went wrong there: dockerode's
 // options for a unix socket or TCP (with TLS), the host as shown in messages (never with
 // credentials), and messages that tell a daemon that cannot be reached from one that refused a call.
+// Every API call has a deadline (`withDeadline`): a daemon that was killed, or a port that accepts
+// and never answers, fails the call instead of holding the task for ever.
 import http from 'node:http';
 import https from 'node:https';
 import type Docker from 'dockerode';
@@ -15,6 +17,68 @@ export interface DockerConnection {
 
 /** A Docker call that failed: its message says what could not be done where. */
 export class DockerStepError extends Error {}
+
+/** A Docker call that got no answer before its deadline (limits.docker.apiTimeoutMs). */
+export class DockerDeadlineError extends Error {
+  override readonly name = 'DockerDeadlineError';
+}
+
+/** Default deadline of one Docker API call (limits.docker.apiTimeoutMs). */
+export const DEFAULT_API_TIMEOUT_MS = 30_000;
+
+/**
+ * Runs one Docker API call with a deadline. `call` gets a signal (to hand to dockerode as
+ * `abortSignal`) aborted at the deadline or when `signal` aborts; the returned promise settles by
+ * then even if the call ignores it: a DockerDeadlineError at the deadline, the signal's reason on
+ * an abort. Not for the task's own streams (attach, wait), which last as long as the task.
+ */
+export function withDeadline<T>(host: string, what: string, timeoutMs: number, call: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (signal?.aborted) return Promise.reject(abortReason(signal));
+  const controller = new AbortController();
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const finish = (done: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      done();
+    };
+    const onAbort = () => {
+      controller.abort();
+      finish(() => reject(abortReason(signal!)));
+    };
+    const timer = setTimeout(() => {
+      controller.abort();
+      finish(() => reject(new DockerDeadlineError(`the Docker host ${host} did not answer within ${secondsText(timeoutMs)} when asked to ${what}: is the daemon running and responsive? (the deadline is limits.docker.apiTimeoutMs)`)));
+    }, timeoutMs);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let started: Promise<T>;
+    try {
+      started = call(controller.signal);
+    } catch (error) {
+      finish(() => reject(error instanceof Error ? error : new Error(String(error))));
+      return;
+    }
+    started.then(
+      (value) => finish(() => resolve(value)),
+      (error: unknown) => finish(() => reject(error instanceof Error ? error : new Error(String(error)))),
+    );
+  });
+}
+
+/** Whether the failure is a call that got no answer before its deadline. */
+export function missedDeadline(error: unknown): boolean {
+  return error instanceof DockerDeadlineError || (error instanceof DockerStepError && error.cause instanceof DockerDeadlineError);
+}
+
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error('aborted');
+}
+
+function secondsText(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`;
+}
 
 /**
  * dockerode's options for `host` (default `unix:///var/run/docker.sock`) and `tls` (PEM texts);
@@ -89,6 +153,7 @@ export function unreachable(error: unknown): boolean {
 }
 
 export function stepMessage(what: string, host: string, error: unknown): string {
+  if (error instanceof DockerDeadlineError) return error.message;
   if (unreachable(error)) return `the Docker host ${host} cannot be reached (${dockerMessage(error)}): is the daemon running there, and are the host and its TLS settings right?`;
   return `could not ${what} on the Docker host ${host}: ${dockerMessage(error)}`;
 }

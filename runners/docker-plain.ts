@@ -57,9 +57,9 @@ export function plainEnv(execution: TaskExecution): string[] {
  * by the user it will run as. When that user cannot be found in the image's /etc/passwd (Docker
  * will then refuse to start it anyway), the folder is left writable by anyone instead.
  */
-export async function putOutputFolder(container: Docker.Container): Promise<void> {
-  const user = ((await container.inspect()).Config.User ?? '').trim();
-  const owner = await resolveUser(container, user);
+export async function putOutputFolder(container: Docker.Container, signal?: AbortSignal): Promise<void> {
+  const user = ((await container.inspect(signal ? { abortSignal: signal } : {})).Config.User ?? '').trim();
+  const owner = await resolveUser(container, user, signal);
   const tar = pack();
   const folder = PLAIN_OUTPUT_FOLDER.slice(1);
   const ids = owner ?? { uid: 0, gid: 0 };
@@ -68,14 +68,14 @@ export async function putOutputFolder(container: Docker.Container): Promise<void
   tar.finalize();
   const chunks: Buffer[] = [];
   for await (const chunk of tar) chunks.push(chunk as Buffer);
-  await container.putArchive(Buffer.concat(chunks), { path: '/' });
+  await container.putArchive(Buffer.concat(chunks), { path: '/', ...(signal ? { abortSignal: signal } : {}) });
 }
 
 /** The outputs of a task that exited 0: the `name=value` lines of its `$EVENTOPS_OUTPUT` (none when the file is gone). */
-export async function readPlainOutputs(container: Docker.Container, execution: TaskExecution, maxBytes: number): Promise<OutputsRead> {
+export async function readPlainOutputs(container: Docker.Container, execution: TaskExecution, maxBytes: number, signal?: AbortSignal): Promise<OutputsRead> {
   // Declared fromEnv/fromFile outputs were refused before the start (plainProblem): nothing else to read.
   const none = async (): Promise<RawValue> => ({ kind: 'missing' });
-  return collectOutputs(execution.outputs, { outputFile: (max) => readContainerFile(container, PLAIN_OUTPUT_FILE, max), capture: none, file: none }, maxBytes);
+  return collectOutputs(execution.outputs, { outputFile: (max) => readContainerFile(container, PLAIN_OUTPUT_FILE, max, signal), capture: none, file: none }, maxBytes);
 }
 
 /**
@@ -83,13 +83,13 @@ export async function readPlainOutputs(container: Docker.Container, execution: T
  * root), looking names up in the image's /etc/passwd and /etc/group as Docker does; undefined
  * when a name is not there. A user without a group gets its passwd entry's group, else 0.
  */
-async function resolveUser(container: Docker.Container, user: string): Promise<{ uid: number; gid: number } | undefined> {
+async function resolveUser(container: Docker.Container, user: string, signal?: AbortSignal): Promise<{ uid: number; gid: number } | undefined> {
   if (user === '') return { uid: 0, gid: 0 };
   const [userPart = '', groupPart] = user.split(':', 2);
   const numeric = (text: string) => (/^\d+$/.test(text) ? Number(text) : undefined);
   let passwd: string[][] | undefined;
   const accounts = async (path: string) => {
-    const read = await readContainerFile(container, path, MAX_ACCOUNT_FILE_BYTES);
+    const read = await readContainerFile(container, path, MAX_ACCOUNT_FILE_BYTES, signal);
     return read.kind === 'read' ? read.bytes.toString('utf8').split('\n').map((line) => line.split(':')) : [];
   };
   const passwdEntry = async () => {

@@ -91,6 +91,8 @@ export function remoteScript(execution: TaskExecution, options: RemoteScriptOpti
     'if ! mkdir -m 700 "$__eo_base"; then echo "eventops: could not create the folder $__eo_base" >&2; exit 125; fi',
     ...(options.keepFolder ? [] : ['trap \'cd / && rm -rf "$__eo_base"\' EXIT']),
     'mkdir -m 700 "$__eo_base/work" "$__eo_private" "$__eo_private/env" "$__eo_private/tmp" || exit 125',
+    // Whose attempt this folder is: how a server started again finds work it no longer owns.
+    `printf '%s %s %s\\n' ${execution.attempt} ${shellQuote(execution.runId)} ${shellQuote(execution.task)} > "$__eo_private/attempt"`,
     `cat > "$__eo_private/script" <<'${delimiter}'`,
     script.endsWith('\n') ? script.slice(0, -1) : script,
     delimiter,

@@ -56,10 +56,34 @@ export interface RunnerIo {
   signal: AbortSignal;
 }
 
+/** One attempt of one task, as labels and pid files name it. */
+export interface AttemptKey {
+  runId: string;
+  task: string;
+  attempt: number;
+}
+
+/**
+ * How a runner tells work it finds left behind (a container, a remote process group) from work a
+ * live attempt still owns. Given by the run engine's side, which alone reads the database.
+ */
+export interface AttemptOwnership {
+  /** True while the attempt is its task's current one, running, with its lease held by a live worker. */
+  owned(attempt: AttemptKey): Promise<boolean>;
+  /** Says in the attempt's log that its left-over work (`what`: "container abc…") was stopped. */
+  stopped(attempt: AttemptKey, what: string): Promise<void>;
+}
+
 export interface Runner {
   readonly type: 'local' | 'ssh' | 'docker' | 'kubernetes' | 'agent';
   /** Runs the attempt to its end. Rejects only for the runner's own failures (it could not start at all). */
   run(execution: TaskExecution, io: RunnerIo): Promise<TaskResult>;
+  /**
+   * Stops work of attempts no live worker owns any more (left by a server that was killed), as
+   * told by the ownership the runner was built with; returns what it stopped. Optional: runners
+   * whose work cannot outlive the server (local) have none.
+   */
+  reap?(): Promise<string[]>;
   /** Releases connections; idempotent. */
   close(): Promise<void>;
 }

@@ -8,7 +8,7 @@
 // connection per runner (= per actuator) is opened lazily and reused; more are opened when it
 // carries `sessionsPerConnection` sessions, and a dropped one is replaced on the next use.
 import ssh2 from 'ssh2';
-import type { LogStream, Runner, RunnerIo, TaskExecution, TaskResult } from './runner.js';
+import type { AttemptOwnership, LogStream, Runner, RunnerIo, TaskExecution, TaskResult } from './runner.js';
 import { attemptReport } from './attempt-report.js';
 import { createMasker } from './mask.js';
 import type { LineSplitter } from './line-splitter.js';
@@ -38,6 +38,11 @@ export interface SshRunnerOptions {
   maxOutputBytes?: number;
   /** Between SIGTERM and SIGKILL when a task is stopped; default 5000. */
   killGraceMs?: number;
+  /**
+   * Whether a live worker still owns an attempt. With it, task process groups of attempts nobody
+   * owns (left by a killed server) are stopped by `reap()` and before each attempt runs.
+   */
+  ownership?: AttemptOwnership;
   /**
    * Most sessions at once on the one connection before another connection is opened; default 8
    * (OpenSSH's MaxSessions is 10). An attempt holds one, and briefly a second one to stop the task
@@ -81,10 +86,27 @@ export function createSshRunner(options: SshRunnerOptions): Runner {
   };
   const pool = createPool({ ...options, port, where, pinned, connectTimeoutMs: settings.connectTimeoutMs, sessionsPerConnection: Math.max(1, options.sessionsPerConnection ?? 8), hidden });
   let closing: Promise<void> | undefined;
+  // One look at a time; attempts that start meanwhile share it.
+  let reaping: Promise<string[]> | undefined;
+  const reap = (): Promise<string[]> => {
+    const ownership = options.ownership;
+    if (!ownership || closing) return Promise.resolve([]);
+    reaping ??= stopOrphans(pool, ownership, settings).finally(() => (reaping = undefined));
+    return reaping;
+  };
   return {
     type: 'ssh',
+    reap,
     async run(execution, io) {
       if (closing) throw new Error(`the ssh runner for ${where} is closed`);
+      if (options.ownership && !io.signal.aborted) {
+        // Before the task runs, so a retry never runs beside the orphan of its earlier attempt.
+        try {
+          for (const line of await reap()) io.onLine({ at: Date.now(), stream: 'system', text: `stopped an orphaned ${line} left by a previous server` });
+        } catch (error) {
+          io.onLine({ at: Date.now(), stream: 'system', text: `could not look for orphaned tasks on ${where}: ${hidden(messageOf(error))}` });
+        }
+      }
       return runAttempt(execution, io, pool, settings);
     },
     close() {
@@ -379,4 +401,34 @@ function cleanupCommand(wrapper: RemoteScript): string {
 
 function assertNever(value: never): never {
   throw new Error(`unexpected value ${JSON.stringify(value)}`);
+}
+
+/**
+ * Stops the task process groups of attempts that `ownership` says no live worker owns: each
+ * attempt's folder (`${TMPDIR:-/tmp}/eventops-*`) names its attempt and its task's process group,
+ * and a group still alive there for an attempt nobody owns is sent SIGTERM, then SIGKILL after the
+ * grace, and its folder removed. Returns what it stopped, and says so in each attempt's log.
+ */
+async function stopOrphans(pool: Pool, ownership: AttemptOwnership, settings: Settings): Promise<string[]> {
+  const list = await pool.command(
+    `for f in "\${TMPDIR:-/tmp}"/eventops-*/private/attempt; do [ -f "$f" ] || continue; d=\${f%/private/attempt}; p=$(cat "$d/private/pid" 2>/dev/null) || continue; kill -0 "$p" 2>/dev/null || continue; printf '%s %s %s\\n' "$p" "$(cat "$f")" "$d"; done`,
+    1024 * 1024,
+  );
+  if (list.code !== 0) throw new Error(list.stderr.trim() || `listing the task folders exited with ${list.code}`);
+  const stopped: string[] = [];
+  for (const line of list.stdout.toString('utf8').split('\n')) {
+    const m = /^(\d+) (\d+) (\S+) (\S+) (\/.+)$/.exec(line);
+    if (!m) continue;
+    const [, pid, attemptText, runId, task, folder] = m as unknown as [string, string, string, string, string, string];
+    // Written shell-quoted: a plain name is bare, anything else has quotes, which a run id or a task name never needs.
+    const attempt = { runId: runId.replace(/^'|'$/g, ''), task: task.replace(/^'|'$/g, ''), attempt: Number(attemptText) };
+    if (await ownership.owned(attempt)) continue;
+    const grace = Math.max(1, Math.ceil(settings.killGraceMs / 1000));
+    const signal = (n: number) => `kill -${n} -${pid} 2>/dev/null || kill -${n} ${pid} 2>/dev/null`;
+    await pool.command(`${signal(15)}; i=0; while [ $i -lt ${grace * 10} ] && kill -0 ${pid} 2>/dev/null; do sleep 0.1 2>/dev/null || sleep 1; i=$((i+1)); done; ${signal(9)}; rm -rf ${shellQuote(folder)}`, 4096);
+    const what = `process group ${pid} on ${settings.where}`;
+    await ownership.stopped(attempt, what);
+    stopped.push(`attempt ${attempt.attempt} of task ${attempt.task} (run ${attempt.runId}): ${what}`);
+  }
+  return stopped;
 }

@@ -11,3 +11,5 @@ export { startAgentPresence, agentStates, type AgentPresence, type AgentState } 
 export { startAgentDispatch, type AgentDispatch, type AgentDispatchDeps } from './agent-dispatch.js';
 export { createActuatorRunners, type ActuatorRunners, type RunnerKind } from './actuator-runners.js';
 export type { ActuatorChoice } from './pick-actuator.js';
+export { attemptOwnership } from './attempt-ownership.js';
+export { startOrphanReaper, type OrphanReaperDeps } from './orphan-reaper.js';

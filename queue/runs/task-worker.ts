@@ -2,15 +2,19 @@
 // 1. Claim: under a lock per actuator, take a free slot (each actuator's `concurrency` holds
 //    across all workers) and move the task `queued` → `running` with a lease; if every matching
 //    actuator is busy, wait and try again.
+//    A task that waits says why in its log (which actuator, how many of its slots are busy).
 // 2. Run it with the actuator's runner, renewing the lease; a cancel or the run's timeout (seen
-//    on each renewal) kills it. Lines go to the log in chunks.
+//    on each renewal) kills it. Lines go to the log in chunks. The attempt's end does not depend
+//    on the runner answering: past the task's timeout, or once stopped, a runner that has not
+//    ended within `stopGraceMs` is left to clean up in the background and the attempt ends (its
+//    actuator slot is free again).
 // 3. Record the result through the engine (retries, outputs, what starts next).
 // A worker that dies mid-task stops renewing; the run sweeper then takes the attempt as lost.
 import { and, count, eq, isNull, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Metrics } from '../../metrics/index.js';
 import { createMasker, type TaskResult } from '../../runners/index.js';
-import { definitions, runs, taskRuns, type Db, type RunRow } from '../../schemas/database/index.js';
+import { definitions, logChunks, runs, taskRuns, type Db, type RunRow } from '../../schemas/database/index.js';
 import type { Actuator, Task } from '../../schemas/index.js';
 import type { JobContext } from '../jobs/index.js';
 import type { DefinitionsAtRevision } from './definitions-at-revision.js';
@@ -43,13 +47,30 @@ export interface TaskWorkerDeps {
   /** How long to wait before looking again for a free actuator slot. Default 1 s. */
   busyRetryMs?: number;
   /**
+   * How long a runner may take to end an attempt once it was stopped (cancel, timeout, shutdown)
+   * before the attempt ends without it; default 45 s. The task's own timeout is also enforced
+   * here, one second after the runner should have enforced it, in case the runner is stuck.
+   */
+  stopGraceMs?: number;
+  /**
    * Whether agent `id` is connected to this process. An agent task is run only by the process its
    * agent is connected to; elsewhere the job leaves it queued, for that process's agent dispatch.
    */
   agentHere?(id: string): boolean;
 }
 
-type Claim = { kind: 'claimed'; actuator: ActuatorChoice; run: RunRow } | { kind: 'gone' } | { kind: 'elsewhere'; agents: string[] } | { kind: 'wait'; ms: number; why: string } | { kind: 'failed'; error: string };
+type Claim =
+  | { kind: 'claimed'; actuator: ActuatorChoice; run: RunRow }
+  | { kind: 'gone' }
+  | { kind: 'elsewhere'; agents: string[] }
+  // `busy`: the actuators it waits for, for its log.
+  | { kind: 'wait'; ms: number; why: string; busy?: string }
+  | { kind: 'failed'; error: string };
+
+/** Past the task's timeout, the runner gets this long to report it before the worker stops the attempt itself. */
+const TIMEOUT_SLACK_MS = 1_000;
+/** setTimeout fires at once beyond this (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: string; task: string; attempt: number }, ctx: JobContext) => Promise<void> {
   const { db, engine, logger } = deps;
@@ -108,6 +129,7 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
       if (choices.length === 0) return { kind: 'elsewhere', agents: ids };
     }
     const mine = and(eq(taskRuns.runId, runId), eq(taskRuns.name, name), eq(taskRuns.attempt, attempt));
+    const full: string[] = [];
     for (const choice of choices) {
       // Optimistic: take the task, then count the actuator's running tasks (ours included). Two
       // workers taking the last slot at once both see it over the limit and both give theirs
@@ -117,6 +139,8 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
       if (Number.isFinite(choice.concurrency)) {
         const [busy] = await countRunning.execute({ actuator: choice.key });
         if ((busy?.n ?? 0) > choice.concurrency) {
+          // Ours is counted in: the others hold the rest.
+          full.push(`${choice.key} (${Math.max(0, (busy?.n ?? 0) - 1)} of ${choice.concurrency} busy)`);
           await db
             .update(taskRuns)
             .set({ status: 'queued', actuator: null, worker: null, startedAt: null, leaseUntil: null, updatedAt: sql`now()` })
@@ -127,7 +151,7 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
       return { kind: 'claimed', actuator: choice, run: row.run };
     }
     const ms = Math.round((deps.busyRetryMs ?? 1_000) * (0.5 + Math.random()));
-    return { kind: 'wait', ms, why: `every matching actuator is busy (${choices.map((c) => c.key).join(', ')})` };
+    return { kind: 'wait', ms, why: `every matching actuator is busy (${choices.map((c) => c.key).join(', ')})`, busy: full.join(', ') };
   }
 
   /** Renews the lease; says whether the attempt is still ours and whether the run is being stopped. */
@@ -139,6 +163,11 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
       // One statement: the run's stop request comes back with the renewal.
       .returning({ stop: sql<string | null>`(select ${runs.stopRequested} from ${runs} where ${runs.id} = ${taskRuns.runId})` });
     return { ours: renewed.length > 0, stop: renewed[0]?.stop ?? null };
+  }
+
+  /** A system line in the attempt's log before it runs. */
+  async function noteWaiting(runId: string, task: string, attempt: number, text: string): Promise<void> {
+    await db.insert(logChunks).values({ runId, task, attempt, lines: [{ at: Date.now(), stream: 'system', text }] });
   }
 
   async function execute(run: RunRow, name: string, attempt: number, actuator: ActuatorChoice, jobSignal: AbortSignal, taskLog: Logger): Promise<AttemptResult> {
@@ -170,12 +199,32 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
     log.write({ at: Date.now(), stream: 'system', text: `attempt ${attempt} on actuator ${actuator.key} (worker ${deps.workerId})` });
     const abort = new AbortController();
     let stoppedAs: 'cancelled' | 'timed_out' | 'lost' | 'shutdown' | undefined;
+    // Why a timed_out stop happened: the run's timeout, or the task's own (enforced here when the runner did not).
+    let timedOutWhy = 'the run timed out';
+    const stopGraceMs = deps.stopGraceMs ?? 45_000;
+    let abandon!: () => void;
+    const abandoned = new Promise<'abandoned'>((resolve) => (abandon = () => resolve('abandoned')));
+    let graceTimer: NodeJS.Timeout | undefined;
     const stopWith = (why: typeof stoppedAs) => {
       stoppedAs ??= why;
       abort.abort();
+      graceTimer ??= setTimeout(abandon, stopGraceMs);
     };
+    const taskTimeout =
+      execution.timeoutMs === undefined
+        ? undefined
+        : setTimeout(
+            () => {
+              timedOutWhy = `timed out after ${secondsText(execution.timeoutMs!)}`;
+              log.write({ at: Date.now(), stream: 'system', text: `${timedOutWhy} and the ${type} runner has not stopped it: stopping the attempt` });
+              stopWith('timed_out');
+            },
+            Math.min(execution.timeoutMs + TIMEOUT_SLACK_MS, MAX_TIMER_MS),
+          );
     const onJobAbort = () => stopWith('shutdown');
     jobSignal.addEventListener('abort', onJobAbort, { once: true });
+    // Already closing (the listener above never fires for a past abort): stop at once.
+    if (jobSignal.aborted) onJobAbort();
     const heartbeat = setInterval(() => {
       renew(runId, name, attempt)
         .then(({ ours, stop }) => {
@@ -186,15 +235,31 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
     }, Math.max(200, Math.floor(deps.leaseMs / 3)));
     let result: TaskResult;
     const started = performance.now();
+    // Lines a runner still sends after the attempt ended without it are dropped.
+    let open = true;
+    const running = deps.runners.use(actuator, (runner) => runner.run(execution, { onLine: (line) => open && log.write(line), signal: abort.signal }));
     try {
-      result = await deps.runners.use(actuator, (runner) => runner.run(execution, { onLine: (line) => log.write(line), signal: abort.signal }));
+      const ended = await Promise.race([running, abandoned]);
+      if (ended === 'abandoned') {
+        open = false;
+        const why = stoppedAs === 'timed_out' ? timedOutWhy : stoppedAs === 'shutdown' ? 'the worker shut down' : stoppedAs === 'lost' ? 'the attempt was lost' : 'cancelled';
+        log.write({ at: Date.now(), stream: 'system', text: `the ${type} runner did not end the attempt within ${secondsText(stopGraceMs)} of the stop (${why}); the attempt ends without it, and the runner's cleanup goes on in the background` });
+        running.then(
+          (late) => taskLog.info({ status: late.status }, 'runner ended an attempt after it was given up'),
+          (error: unknown) => taskLog.warn({ err: error }, 'runner failed after its attempt was given up'),
+        );
+        result = { status: stoppedAs === 'timed_out' ? 'timed_out' : 'cancelled', exitCode: null, outputs: {}, error: `${why}; the ${type} runner did not confirm the stop` };
+      } else result = ended;
     } catch (error) {
       result = { status: 'failed', exitCode: null, outputs: {}, error: `the ${type} runner could not run the task: ${error instanceof Error ? error.message : String(error)}` };
     } finally {
+      open = false;
       clearInterval(heartbeat);
+      clearTimeout(taskTimeout);
+      clearTimeout(graceTimer);
       jobSignal.removeEventListener('abort', onJobAbort);
     }
-    if (result.status === 'cancelled' && stoppedAs === 'timed_out') result = { ...result, status: 'timed_out', error: 'the run timed out' };
+    if (result.status === 'cancelled' && stoppedAs === 'timed_out') result = { ...result, status: 'timed_out', error: timedOutWhy };
     // The worker is shutting down and stopped waiting for the task: it goes back to the queue, a new attempt not counted against its retries.
     const handedBack = stoppedAs === 'shutdown' && (result.status === 'cancelled' || result.status === 'failed');
     if (handedBack) result = { ...result, status: 'failed', error: `interrupted: the worker (${deps.workerId}) shut down and handed the task back` };
@@ -215,7 +280,10 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
     const taskLog = logger.child({ runId, task, attempt });
     let claimed: { actuator: ActuatorChoice; run: RunRow } | undefined;
     let waitingSince: number | undefined;
+    let saidBusy: string | undefined;
     for (;;) {
+      // A closing worker takes no new task: the job is given back and runs again elsewhere.
+      if (ctx.signal.aborted) throw new Error(`task ${task} of run ${runId} was not started: the worker is closing`);
       const outcome = await claim(runId, task, attempt);
       if (outcome.kind === 'gone') return;
       if (outcome.kind === 'elsewhere') return noteAgentWait(db, { runId, task, attempt }, outcome.agents);
@@ -231,6 +299,11 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
         waitingSince = Date.now();
         taskLog.info({ why: outcome.why }, 'task waits');
       }
+      // Said in the task's own log once per reason, so whoever looks at a queued task sees why it waits.
+      if (outcome.busy && outcome.busy !== saidBusy) {
+        saidBusy = outcome.busy;
+        await noteWaiting(runId, task, attempt, `waiting for a free slot on actuator ${outcome.busy}`).catch((error: unknown) => taskLog.warn({ err: error }, 'waiting line not stored'));
+      }
       // Given back (not completed) when the worker closes: the job runs again elsewhere.
       if (ctx.signal.aborted) throw new Error(`task ${task} of run ${runId} was still waiting (${outcome.why}) when the worker closed`);
       await new Promise((resolve) => setTimeout(resolve, Math.min(outcome.ms, 5_000)));
@@ -240,4 +313,8 @@ export function createTaskWorker(deps: TaskWorkerDeps): (payload: { runId: strin
     if (result.status !== 'succeeded') taskLog.info({ status: result.status, error: result.error }, 'task did not succeed');
     await engine.completeTask(runId, task, attempt, result);
   };
+}
+
+function secondsText(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`;
 }

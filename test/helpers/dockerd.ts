@@ -6,7 +6,7 @@
 // of its own (`docker import --change …`): busybox alone, no /bin/sh, no /tmp, a non-root USER.
 // docker.io and busybox-static are installed by test/global-setup.ts when missing (as root).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -28,6 +28,11 @@ export interface TestDockerd {
   plainImage: string;
   /** A client of the daemon's socket, for the test's own looks. */
   docker: Docker;
+  /**
+   * SIGKILL of dockerd alone, as an operator's `kill -9` (its containerd and the containers go on
+   * running; the socket stops answering). stop() still cleans everything up afterwards.
+   */
+  kill(): Promise<void>;
   /** Stops the daemon (and its containerd) and removes its folders. Idempotent. */
   stop(): Promise<void>;
 }
@@ -52,11 +57,21 @@ export async function startDockerd(): Promise<TestDockerd> {
   let child: ChildProcess | undefined;
   let docker: Docker | undefined;
   let stopped: Promise<void> | undefined;
+  let killed = false;
   const stop = () =>
     (stopped ??= (async () => {
       if (child) await stopProcess(child);
+      // A daemon killed with SIGKILL stopped nothing of its own: its containerd, shims and containers.
+      if (killed) killLeftProcesses(dir);
       removeFolder(dir);
     })());
+  const kill = async () => {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    killed = true;
+    const exited = new Promise<void>((resolve) => child!.once('exit', () => resolve()));
+    child.kill('SIGKILL');
+    await exited;
+  };
   try {
     const certs = makeCertificates(join(dir, 'certs'));
     const port = await freePort();
@@ -81,7 +96,7 @@ export async function startDockerd(): Promise<TestDockerd> {
     await waitUntilAnswering(docker, child, join(dir, 'dockerd.log'));
     await buildImage(docker);
     await buildPlainImage(docker);
-    return { host: `unix://${socket}`, tls: { host: `tcp://127.0.0.1:${port}`, ca: certs.ca, cert: certs.clientCertText, key: certs.clientKeyText }, image: TEST_IMAGE, plainImage: PLAIN_TEST_IMAGE, docker, stop };
+    return { host: `unix://${socket}`, tls: { host: `tcp://127.0.0.1:${port}`, ca: certs.ca, cert: certs.clientCertText, key: certs.clientKeyText }, image: TEST_IMAGE, plainImage: PLAIN_TEST_IMAGE, docker, kill, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -230,6 +245,40 @@ async function stopProcess(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
   await exited;
   clearTimeout(timer);
+}
+
+/**
+ * SIGKILLs what a killed daemon left: the processes of its containers (found by their ids in
+ * /proc/<pid>/cgroup), then its containerd and shims (whose command lines name the folder).
+ */
+function killLeftProcesses(dir: string): void {
+  const ids = (() => {
+    try {
+      return readdirSync(join(dir, 'data', 'containers'));
+    } catch {
+      return [];
+    }
+  })();
+  const read = (path: string) => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid);
+  const inContainers = pids.filter((pid) => {
+    const cgroup = read(`/proc/${pid}/cgroup`);
+    return ids.some((id) => cgroup.includes(id));
+  });
+  const daemons = pids.filter((pid) => read(`/proc/${pid}/cmdline`).includes(dir));
+  for (const pid of [...inContainers, ...daemons]) {
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // Gone already.
+    }
+  }
 }
 
 /** Removes the daemon's folder, first unmounting whatever it left mounted there. */
