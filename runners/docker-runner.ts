@@ -23,6 +23,7 @@ import { outOfMemory, superviseContainer, type ContainerEnding, type Emit } from
 import { readContainerFile } from './docker-archive.js';
 import { durationText } from './duration-text.js';
 import { PLAIN_OUTPUT_FILE, plainEnv, plainImageProblem, plainProblem, putOutputFolder, readPlainOutputs } from './docker-plain.js';
+import { freshLooks } from './fresh-look.js';
 
 export { DOCKER_LABELS } from './docker-labels.js';
 
@@ -98,14 +99,12 @@ export function createDockerRunner(options: DockerRunnerOptions): Runner {
       emit('system', `could not look for leftover containers on ${settings.host}: ${dockerMessage(error)}`);
     }
   };
-  // One look at a time; attempts that start meanwhile share it.
-  let reaping: Promise<Orphan[]> | undefined;
-  const reapOrphans = (): Promise<Orphan[]> => {
+  // One look at a time, each started after its callers asked (fresh-look.ts).
+  const reapOrphans = freshLooks((): Promise<Orphan[]> => {
     const ownership = options.ownership;
     if (!ownership) return Promise.resolve([]);
-    reaping ??= stopOrphans(docker, ownership, (what, call) => withDeadline(settings.host, what, settings.apiTimeoutMs, call)).finally(() => (reaping = undefined));
-    return reaping;
-  };
+    return stopOrphans(docker, ownership, (what, call) => withDeadline(settings.host, what, settings.apiTimeoutMs, call));
+  });
   const beforeStart = async (emit: Emit, signal: AbortSignal): Promise<void> => {
     await cleanOnce(emit, signal);
     if (!options.ownership || signal.aborted) return;

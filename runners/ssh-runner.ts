@@ -18,6 +18,7 @@ import { durationText } from './duration-text.js';
 import { createPool, delay, messageOf, type Pool, type Session } from './ssh-pool.js';
 import { parseHostKey } from './ssh-host-key.js';
 import { shellQuote } from './task-script.js';
+import { freshLooks } from './fresh-look.js';
 
 export interface SshRunnerOptions {
   host: string;
@@ -86,14 +87,9 @@ export function createSshRunner(options: SshRunnerOptions): Runner {
   };
   const pool = createPool({ ...options, port, where, pinned, connectTimeoutMs: settings.connectTimeoutMs, sessionsPerConnection: Math.max(1, options.sessionsPerConnection ?? 8), hidden });
   let closing: Promise<void> | undefined;
-  // One look at a time; attempts that start meanwhile share it.
-  let reaping: Promise<string[]> | undefined;
-  const reap = (): Promise<string[]> => {
-    const ownership = options.ownership;
-    if (!ownership || closing) return Promise.resolve([]);
-    reaping ??= stopOrphans(pool, ownership, settings).finally(() => (reaping = undefined));
-    return reaping;
-  };
+  // One look at a time, each started after its callers asked (fresh-look.ts).
+  const look = freshLooks(() => (options.ownership ? stopOrphans(pool, options.ownership, settings) : Promise.resolve([])));
+  const reap = (): Promise<string[]> => (!options.ownership || closing ? Promise.resolve([]) : look());
   return {
     type: 'ssh',
     reap,
