@@ -3,8 +3,9 @@
 // it is its task's current attempt, `running`, and its lease has not run out: a worker renews the
 // lease every third of it, so a lease that ran out means its worker is gone (the run sweeper then
 // takes the attempt as lost), and a task at a later attempt has replaced it. Anything else found
-// running for it is an orphan, stopped by the runner; the attempt's log says so.
-import { and, eq, gt, sql } from 'drizzle-orm';
+// running for it is an orphan, stopped by the runner; the attempt's log says so. Work of a run
+// this database does not know (another deployment sharing the host or daemon) is never touched.
+import { and, eq, sql } from 'drizzle-orm';
 import type { AttemptOwnership } from '../../runners/index.js';
 import { logChunks, taskRuns, type Db } from '../../schemas/database/index.js';
 
@@ -12,11 +13,14 @@ export function attemptOwnership(db: Db): AttemptOwnership {
   return {
     async owned({ runId, task, attempt }) {
       const [row] = await db
-        .select({ attempt: taskRuns.attempt })
+        .select({ attempt: taskRuns.attempt, status: taskRuns.status, live: sql<boolean>`${taskRuns.leaseUntil} > now()` })
         .from(taskRuns)
-        .where(and(eq(taskRuns.runId, runId), eq(taskRuns.name, task), eq(taskRuns.attempt, attempt), eq(taskRuns.status, 'running'), gt(taskRuns.leaseUntil, sql`now()`)))
+        .where(and(eq(taskRuns.runId, runId), eq(taskRuns.name, task)))
         .limit(1);
-      return row !== undefined;
+      // A task this database does not know is not ours to judge: another deployment (or another
+      // eventops on the same build host or Docker daemon) started it, and it is left alone.
+      if (!row) return true;
+      return row.attempt === attempt && row.status === 'running' && row.live === true;
     },
     async stopped({ runId, task, attempt }, what) {
       const text = `stopped an orphaned attempt ${attempt} of task ${task} left by a previous server (${what})`;
