@@ -94,8 +94,10 @@ export async function startEvents(config: Config, deps: { database: Database; re
     return value;
   };
   const workerId = `${hostname()}:${process.pid}`;
-  const agents = createAgentHub({ log: (event, fields) => logger.info(fields, event), ownership: attemptOwnership(db) });
-  const runners = createActuatorRunners({ kinds: runnerKinds({ workRoot: join(config.dataDir, 'work'), workerId, agents, dockerApiTimeoutMs: config.limits.docker.apiTimeoutMs, ownership: attemptOwnership(db) }), secret });
+  // Which attempts this deployment still owns: runners stop work left by a killed server that nobody owns.
+  const ownership = attemptOwnership(db);
+  const agents = createAgentHub({ log: (event, fields) => logger.info(fields, event), ownership });
+  const runners = createActuatorRunners({ kinds: runnerKinds({ workRoot: join(config.dataDir, 'work'), workerId, agents, dockerApiTimeoutMs: config.limits.docker.apiTimeoutMs, ownership }), secret });
   const comments = github?.commentCommands({
     definitions,
     engine,

@@ -126,7 +126,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
         },
         generic: { receivers: config.receivers, secret: (name) => secrets.get(name) },
       },
-      runs: { engine, limits: config.limits.logs },
+      runs: { engine },
       probes,
     });
     if (roles.has('api')) {

@@ -7,7 +7,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { Db } from '../schemas/database/index.js';
 import type { Reconciler } from '../reconciler/index.js';
 import type { Limits } from '../config/index.js';
-import { agentsRoutes, ApiError, countsRoutes, definitionsRoutes, runsRoutes, sourcesRoutes, tokensRoutes, type RunsEngine, type RunsRoutesDeps } from './api/index.js';
+import { agentsRoutes, ApiError, countsRoutes, definitionsRoutes, runsRoutes, sourcesRoutes, tokensRoutes, type RunsEngine } from './api/index.js';
 import { requireToken } from './auth/index.js';
 import { dashboardRoutes } from './dashboard/index.js';
 import { probeRoutes, type ProbeDeps } from './probes/index.js';
@@ -36,10 +36,8 @@ export interface AppDeps {
     engine: RunsEngine;
     /** How often a followed log is read again (default 250 ms) and a quiet one gets a heartbeat (default 15 s). */
     follow?: { pollMs?: number; heartbeatMs?: number };
-    /** limits.logs (page bytes, followers); default DEFAULT_LIMITS.logs. */
-    limits?: RunsRoutesDeps['limits'];
   };
-  /** `limits:` of eventops.yaml (default DEFAULT_LIMITS): request bodies (http), YAML aliases of events (yaml). */
+  /** `limits:` of eventops.yaml (default DEFAULT_LIMITS): request bodies (http), YAML aliases of events (yaml), log pages and followers (logs). */
   limits?: Limits;
   /** `/readyz`'s checks and `/metrics`' registry. Absent: `/readyz` asks nothing, `/metrics` is not served. */
   probes?: Omit<ProbeDeps, 'version'>;
@@ -73,7 +71,7 @@ export function createApp(deps: AppDeps): Hono {
   app.route('/api/v1', agentsRoutes({ db: deps.db }));
   app.route('/api/v1', countsRoutes({ db: deps.db }));
   if (deps.intake) app.route('/api/v1', eventsRoutes({ db: deps.db, intake: deps.intake.intake, ...(deps.limits ? { yaml: deps.limits.yaml } : {}) }));
-  if (deps.runs) app.route('/api/v1', runsRoutes({ db: deps.db, engine: deps.runs.engine, reportError, ...(deps.runs.follow ? { follow: deps.runs.follow } : {}), ...(deps.runs.limits ? { limits: deps.runs.limits } : {}) }));
+  if (deps.runs) app.route('/api/v1', runsRoutes({ db: deps.db, engine: deps.runs.engine, reportError, ...(deps.runs.follow ? { follow: deps.runs.follow } : {}), ...(deps.limits ? { limits: deps.limits.logs } : {}) }));
 
   app.notFound((c) => c.json({ error: { code: 'NotFound', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
 

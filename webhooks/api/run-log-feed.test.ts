@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { events, logChunks, openDatabase, runs, type Database, type Db } from '../../schemas/database/index.js';
 import { RecordingReconciler, seedSources } from '../../test/helpers/api-fixture.js';
 import { createTestDatabase, type TestDatabase } from '../../test/helpers/postgres.js';
+import { DEFAULT_LIMITS } from '../../config/index.js';
 import { createApp, createToken, startHttpServer, type HttpServer } from '../index.js';
 import type { ErrorBody } from '../index.js';
 
@@ -47,7 +48,7 @@ beforeAll(async () => {
   pool = countingPool(test.url);
   const db = drizzle(pool) as unknown as Db;
   const engine = { stopRun: () => Promise.reject(new Error('not used')), decideApproval: () => Promise.reject(new Error('not used')) };
-  const app = createApp({ db, reconciler: new RecordingReconciler(), version: '0.0.0-test', runs: { engine, follow: { pollMs: POLL_MS }, limits: { pageBytes: 1024 * 1024, maxFollowers: 12, maxFollowersPerToken: 5 } } });
+  const app = createApp({ db, reconciler: new RecordingReconciler(), version: '0.0.0-test', runs: { engine, follow: { pollMs: POLL_MS } }, limits: { ...DEFAULT_LIMITS, logs: { ...DEFAULT_LIMITS.logs, pageBytes: 1024 * 1024, maxFollowers: 12, maxFollowersPerToken: 5 } } });
   server = await startHttpServer(app, { port: 0, host: '127.0.0.1' });
 });
 afterAll(async () => {
